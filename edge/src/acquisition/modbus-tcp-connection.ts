@@ -1,0 +1,90 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import Modbus from "modbus-serial";
+import type { Logger } from "pino";
+import type { ConnectionConfig } from "../config/site-schema.js";
+import { EdgeError, ModbusExceptionError } from "../errors.js";
+
+/**
+ * One Modbus TCP connection, shared by every unit id behind it and strictly serialised:
+ * requests from all devices on it queue up and go out one at a time (with the configured
+ * pause between them), as an RS485 gateway or a single-slot inverter requires. The socket
+ * is opened on first use and reopened after it broke; callers back off on their own.
+ */
+export class ModbusTcpConnection {
+  // The package's CJS default export: `.default` is the client class under both TS and Node ESM.
+  private readonly client = new Modbus.default();
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private lastRequestEnd = 0;
+
+  constructor(
+    readonly config: ConnectionConfig,
+    private readonly log: Logger,
+  ) {
+    this.client.setTimeout(config.timeoutMs);
+  }
+
+  /** Reads `count` holding registers (function 03) of `unitId` starting at `address`. */
+  readHoldingRegisters(unitId: number, address: number, count: number): Promise<number[]> {
+    return this.serialised(async () => {
+      await this.ensureOpen();
+      this.client.setID(unitId);
+      try {
+        const result = await this.client.readHoldingRegisters(address, count);
+        this.log.trace({ unitId, address, count, data: result.data }, "read holding registers");
+        return result.data;
+      } catch (err) {
+        throw this.translate(err, address);
+      }
+    });
+  }
+
+  /** Closes the socket; pending and later requests fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+    if (this.client.isOpen) await new Promise<void>((resolve) => this.client.close(() => resolve()));
+  }
+
+  private serialised<T>(request: () => Promise<T>): Promise<T> {
+    const run = async () => {
+      const wait = this.lastRequestEnd + this.config.delayBetweenRequestsMs - Date.now();
+      if (wait > 0) await sleep(wait);
+      try {
+        return await request();
+      } finally {
+        this.lastRequestEnd = Date.now();
+      }
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async ensureOpen(): Promise<void> {
+    if (this.closed) throw new EdgeError("EDGE_ERR_MODBUS_CONNECT", `connection ${this.config.id} is closed`);
+    if (this.client.isOpen) return;
+    const { host, port, timeoutMs } = this.config;
+    try {
+      await this.client.connectTCP(host, { port, timeout: timeoutMs });
+      this.log.info({ host, port }, "connected");
+    } catch (err) {
+      throw new EdgeError("EDGE_ERR_MODBUS_CONNECT", `cannot connect to ${host}:${port}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  private translate(err: unknown, address: number): EdgeError {
+    const e = err as { modbusCode?: number; name?: string; message?: string; errno?: string };
+    if (typeof e.modbusCode === "number") return new ModbusExceptionError(e.modbusCode, address, { cause: err });
+    if (e.name === "TransactionTimedOutError" || e.errno === "ETIMEDOUT") {
+      return new EdgeError("EDGE_ERR_MODBUS_TIMEOUT", `no answer within ${this.config.timeoutMs} ms at ${address}`, {
+        cause: err,
+      });
+    }
+    return new EdgeError("EDGE_ERR_MODBUS_CONNECT", `request at ${address} failed: ${e.message ?? String(err)}`, {
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,159 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { credentials } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { DevicePoller } from "./acquisition/device-poller.js";
+import { ModbusTcpConnection } from "./acquisition/modbus-tcp-connection.js";
+import { ReadingBuffer } from "./buffer/reading-buffer.js";
+import { systemClockSync } from "./clock.js";
+import type { LoadedSite } from "./config/load-site.js";
+import { EdgeError } from "./errors.js";
+import { buildEdgeHttp } from "./http/server.js";
+import { createEdgeMetrics } from "./metrics.js";
+import { Forwarder, type ForwarderOptions } from "./sync/forwarder.js";
+import { AGENT_VERSION } from "./version.js";
+
+/** How to run an edge agent. */
+export interface EdgeAgentOptions {
+  site: LoadedSite;
+  /** Holds the buffer (and with it the edge identity and seq high-water mark). */
+  dataDir: string;
+  /** host:port of the hub's gRPC endpoint. */
+  hubUrl: string;
+  /** Plaintext link to the hub; required until mutual TLS exists. */
+  insecureDev: boolean;
+  httpHost?: string;
+  /** 0 picks a free port. */
+  httpPort?: number;
+  log: Logger;
+  clockSynced?: () => boolean;
+  /** Tuning of the forwarder (tests shorten the backoff). */
+  sync?: Pick<ForwarderOptions, "batchSize" | "window" | "ackTimeoutMs" | "backoff">;
+}
+
+/** A running edge agent. */
+export interface EdgeAgent {
+  readonly edgeId: string;
+  readonly httpUrl: string;
+  status(): EdgeStatus;
+  close(): Promise<void>;
+}
+
+/** The document at GET /api/v1/status. */
+export interface EdgeStatus {
+  edgeId: string;
+  site: string;
+  version: string;
+  devices: { id: string; profile: string; state: DevicePoller["state"] }[];
+  buffer: { depth: number; oldestAgeMs: number | null; nextSeq: number };
+  sync: Forwarder["state"];
+}
+
+/**
+ * Starts the edge: opens the buffer, one shared connection per configured endpoint, one poller
+ * per device, the forwarder to the hub and the HTTP server. `close()` stops polling first, then
+ * lets the forwarder drain what is in flight, then closes the buffer.
+ */
+export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAgent> {
+  const { site, log } = options;
+  if (!options.insecureDev) {
+    throw new EdgeError("EDGE_ERR_LINK_INSECURE", "refusing a plaintext link to the hub without --insecure-dev");
+  }
+  mkdirSync(options.dataDir, { recursive: true });
+  const buffer = ReadingBuffer.open(join(options.dataDir, "buffer.sqlite"));
+  const metrics = createEdgeMetrics();
+  const clockSynced = options.clockSynced ?? systemClockSync();
+
+  const connections = new Map(
+    site.config.connections.map((c) => [
+      c.id,
+      new ModbusTcpConnection(c, log.child({ component: "modbus", connection: c.id })),
+    ]),
+  );
+  const pollers = site.config.devices.map((device) => {
+    const poller: DevicePoller = new DevicePoller(device, {
+      connection: connections.get(device.connection) as ModbusTcpConnection,
+      profile: site.profiles.get(device.profile) as NonNullable<ReturnType<typeof site.profiles.get>>,
+      log: log.child({ device: device.id }),
+      clockSynced,
+      commit: (readings) => {
+        buffer.append(readings);
+        metrics.readingsCommitted.inc({ device: device.id }, readings.length);
+        if (poller.state.status === "ok") {
+          metrics.pollDuration.observe({ device: device.id }, (poller.state.lastCycleMs ?? 0) / 1000);
+        }
+      },
+    });
+    return poller;
+  });
+
+  const forwarder = new Forwarder({
+    hubUrl: options.hubUrl,
+    credentials: credentials.createInsecure(),
+    buffer,
+    log: log.child({ component: "sync" }),
+    metrics,
+    agentVersion: AGENT_VERSION,
+    clockSynced,
+    ...options.sync,
+  });
+
+  let ready = false;
+  const status = (): EdgeStatus => {
+    const stats = buffer.stats();
+    return {
+      edgeId: buffer.edgeId,
+      site: site.config.site.name,
+      version: AGENT_VERSION,
+      devices: pollers.map((p) => ({ id: p.device.id, profile: p.device.profile, state: p.state })),
+      buffer: {
+        depth: stats.depth,
+        oldestAgeMs: stats.oldestTs === null ? null : Date.now() - stats.oldestTs,
+        nextSeq: stats.nextSeq,
+      },
+      sync: forwarder.state,
+    };
+  };
+  metrics.gauge("edge_buffer_depth", "Readings buffered and not yet acknowledged", (g) => g.set(buffer.stats().depth));
+  metrics.gauge("edge_buffer_oldest_age_seconds", "Age of the oldest buffered reading", (g) => {
+    const oldest = buffer.stats().oldestTs;
+    g.set(oldest === null ? 0 : (Date.now() - oldest) / 1000);
+  });
+  metrics.gauge("edge_sync_connected", "1 while a sync session with the hub is up", (g) =>
+    g.set(forwarder.state.connected ? 1 : 0),
+  );
+  metrics.gauge(
+    "edge_device_up",
+    "1 when the device's last poll succeeded",
+    (g) => {
+      for (const p of pollers) g.set({ device: p.device.id }, p.state.status === "ok" ? 1 : 0);
+    },
+    ["device"],
+  );
+
+  const http = buildEdgeHttp({ log, metrics, status, ready: () => ready });
+  const host = options.httpHost ?? "127.0.0.1";
+  await http.listen({ host, port: options.httpPort ?? 8080 });
+  const address = http.server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+
+  for (const p of pollers) p.start();
+  forwarder.start();
+  ready = true;
+  log.info({ edgeId: buffer.edgeId, devices: pollers.length, hubUrl: options.hubUrl }, "edge agent started");
+
+  return {
+    edgeId: buffer.edgeId,
+    httpUrl: `http://${host}:${port}`,
+    status,
+    async close() {
+      ready = false;
+      await Promise.all(pollers.map((p) => p.stop()));
+      await forwarder.stop();
+      await Promise.all([...connections.values()].map((c) => c.close()));
+      await http.close();
+      buffer.close();
+      log.info("edge agent stopped");
+    },
+  };
+}

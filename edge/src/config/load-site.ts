@@ -1,0 +1,77 @@
+import { readFileSync } from "node:fs";
+import { Value } from "@sinclair/typebox/value";
+import { parse } from "yaml";
+import { EdgeError } from "../errors.js";
+import { type LoadedProfile, loadProfile, type ProfileDirs } from "../profile/load-profile.js";
+import { type SiteConfig, SiteConfigSchema } from "./site-schema.js";
+import { formatProblems, type Problem, validate } from "./validate.js";
+
+/** A site configuration with the profile of every device loaded and checked. */
+export interface LoadedSite {
+  config: SiteConfig;
+  /** By profile reference (`<class>/<id>`). */
+  profiles: Map<string, LoadedProfile>;
+}
+
+/**
+ * Reads a site configuration file and checks all of it before anything connects: the schema,
+ * that ids are unique, that each device names an existing connection, and each device's profile.
+ * Throws `EDGE_ERR_CONFIG_INVALID` naming the path of every problem.
+ */
+export function loadSiteFile(file: string, dirs?: ProfileDirs): LoadedSite {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new EdgeError("EDGE_ERR_CONFIG_READ", `cannot read site configuration ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  let data: unknown;
+  try {
+    data = parse(text);
+  } catch (err) {
+    throw new EdgeError("EDGE_ERR_CONFIG_INVALID", `${file}: /: not valid YAML: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return checkSite(file, data, dirs);
+}
+
+/** Checks an already parsed site configuration (see `loadSiteFile`); `source` names it in messages. */
+export function checkSite(source: string, data: unknown, dirs?: ProfileDirs): LoadedSite {
+  const withDefaults = Value.Default(SiteConfigSchema, structuredClone(data));
+  const problems = validate(SiteConfigSchema, withDefaults);
+  if (problems.length > 0) throw invalid(source, problems);
+  const config = withDefaults as SiteConfig;
+
+  const connectionIds = uniqueIds(config.connections, "/connections", problems);
+  uniqueIds(config.devices, "/devices", problems);
+  const profiles = new Map<string, LoadedProfile>();
+  config.devices.forEach((device, i) => {
+    if (!connectionIds.has(device.connection)) {
+      problems.push({ path: `/devices/${i}/connection`, message: `no connection with id "${device.connection}"` });
+    }
+    if (profiles.has(device.profile)) return;
+    try {
+      profiles.set(device.profile, loadProfile(device.profile, dirs));
+    } catch (err) {
+      problems.push({ path: `/devices/${i}/profile`, message: (err as Error).message });
+    }
+  });
+  if (problems.length > 0) throw invalid(source, problems);
+  return { config, profiles };
+}
+
+function uniqueIds(items: readonly { id: string }[], path: string, problems: Problem[]): Set<string> {
+  const ids = new Set<string>();
+  items.forEach((item, i) => {
+    if (ids.has(item.id)) problems.push({ path: `${path}/${i}/id`, message: `duplicate id "${item.id}"` });
+    ids.add(item.id);
+  });
+  return ids;
+}
+
+function invalid(source: string, problems: readonly Problem[]): EdgeError {
+  return new EdgeError("EDGE_ERR_CONFIG_INVALID", `invalid site configuration:\n${formatProblems(source, problems)}`);
+}

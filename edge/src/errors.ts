@@ -1,0 +1,62 @@
+/**
+ * The edge's error codes. Each code has a fixed meaning and says whether retrying
+ * the same operation can help; README.md documents every code (a test checks that).
+ */
+export const EDGE_ERRORS = {
+  EDGE_ERR_CONFIG_INVALID: { retryable: false, text: "site configuration is invalid" },
+  EDGE_ERR_CONFIG_READ: { retryable: false, text: "site configuration file cannot be read" },
+  EDGE_ERR_PROFILE_INVALID: { retryable: false, text: "device profile is invalid" },
+  EDGE_ERR_MODBUS_EXCEPTION: { retryable: true, text: "device answered with a Modbus exception" },
+  EDGE_ERR_MODBUS_TIMEOUT: { retryable: true, text: "device did not answer in time" },
+  EDGE_ERR_MODBUS_CONNECT: { retryable: true, text: "connection to the device failed" },
+  EDGE_ERR_BUFFER: { retryable: false, text: "reading buffer (SQLite) failed" },
+  EDGE_ERR_HUB_UNAVAILABLE: { retryable: true, text: "hub is unreachable or closed the sync stream" },
+  EDGE_ERR_LINK_INSECURE: {
+    retryable: false,
+    text: "a plaintext link to the hub needs --insecure-dev (mutual TLS is not available yet)",
+  },
+  EDGE_ERR_HUB_PROTOCOL: { retryable: true, text: "hub answered out of protocol (unexpected acknowledgement)" },
+} as const;
+
+/** One of the codes in `EDGE_ERRORS`. */
+export type EdgeErrorCode = keyof typeof EDGE_ERRORS;
+
+/** An error with a stable code; `retryable` comes from the code's table entry. */
+export class EdgeError extends Error {
+  override readonly name = "EdgeError";
+  readonly retryable: boolean;
+
+  constructor(
+    readonly code: EdgeErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.retryable = EDGE_ERRORS[code].retryable;
+  }
+}
+
+/** Modbus exception codes (Modbus Application Protocol v1.1b3, section 7). */
+export const MODBUS_EXCEPTIONS: Readonly<Record<number, string>> = {
+  1: "illegal function",
+  2: "illegal data address",
+  3: "illegal data value",
+  4: "server device failure",
+  5: "acknowledge",
+  6: "server device busy",
+  8: "memory parity error",
+  10: "gateway path unavailable",
+  11: "gateway target device failed to respond",
+};
+
+/** A Modbus exception answer, keeping the wire's exception code and the address read. */
+export class ModbusExceptionError extends EdgeError {
+  constructor(
+    readonly exceptionCode: number,
+    readonly address: number,
+    options?: { cause?: unknown },
+  ) {
+    const text = MODBUS_EXCEPTIONS[exceptionCode] ?? "unknown exception";
+    super("EDGE_ERR_MODBUS_EXCEPTION", `Modbus exception ${exceptionCode}: ${text} at ${address}`, options);
+  }
+}

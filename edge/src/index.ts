@@ -1,0 +1,5 @@
+/** The edge agent as a library: used by the demo launcher and the tests. */
+export { type EdgeAgent, type EdgeAgentOptions, type EdgeStatus, startEdgeAgent } from "./agent.js";
+export { ReadingBuffer } from "./buffer/reading-buffer.js";
+export { checkSite, type LoadedSite, loadSiteFile } from "./config/load-site.js";
+export { EDGE_ERRORS, EdgeError } from "./errors.js";

@@ -1,0 +1,3 @@
+DROP TABLE raw.readings;
+DROP TABLE raw.edges;
+DROP SCHEMA raw;

@@ -1,0 +1,82 @@
+import pg from "pg";
+import type { Logger } from "pino";
+import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
+import { migrate } from "./db/migrate.js";
+import { hubError } from "./errors.js";
+import { buildHubHttp } from "./http.js";
+import { startSyncServer } from "./ingest/sync-service.js";
+import { createHubMetrics } from "./metrics.js";
+import { HUB_VERSION } from "./version.js";
+
+/** How to run a hub. */
+export interface HubOptions {
+  /** PostgreSQL to use; unset starts embedded PostgreSQL under `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  httpHost?: string;
+  /** 0 picks a free port. */
+  httpPort?: number;
+  grpcHost?: string;
+  /** 0 picks a free port. */
+  grpcPort?: number;
+  /** Plaintext gRPC; required until mutual TLS exists. */
+  insecureDev: boolean;
+  /** Apply pending migrations at start (default true). */
+  migrate?: boolean;
+  log: Logger;
+}
+
+/** A running hub. */
+export interface Hub {
+  readonly httpUrl: string;
+  readonly grpcPort: number;
+  readonly pool: pg.Pool;
+  /** Stops gRPC (letting batches being stored finish), HTTP, the pool and embedded PostgreSQL. */
+  close(): Promise<void>;
+}
+
+/** Starts the hub: database (embedded or DATABASE_URL), migrations, gRPC ingest, HTTP API. */
+export async function startHub(options: HubOptions): Promise<Hub> {
+  const { log } = options;
+  if (!options.insecureDev) {
+    throw hubError("HUB_ERR_LINK_INSECURE", "refusing a plaintext gRPC listener without --insecure-dev");
+  }
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = options.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres(options.dataDir, log);
+    databaseUrl = embedded.url;
+  }
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5000 });
+  pool.on("error", (err) => log.warn({ err }, "idle PostgreSQL connection failed"));
+  const metrics = createHubMetrics();
+  try {
+    if (options.migrate !== false) await migrate(pool, log.child({ component: "migrate" }));
+    const sync = await startSyncServer(
+      { pool, log: log.child({ component: "sync" }), metrics },
+      { host: options.grpcHost ?? "127.0.0.1", port: options.grpcPort ?? 50051 },
+    );
+    const http = await buildHubHttp({ pool, log, metrics, version: HUB_VERSION });
+    const host = options.httpHost ?? "127.0.0.1";
+    await http.listen({ host, port: options.httpPort ?? 3000 });
+    const address = http.server.address();
+    const httpPort = typeof address === "object" && address ? address.port : 0;
+    log.info({ http: `http://${host}:${httpPort}`, grpcPort: sync.port }, "hub started");
+    return {
+      httpUrl: `http://${host}:${httpPort}`,
+      grpcPort: sync.port,
+      pool,
+      async close() {
+        await sync.close();
+        await http.close();
+        await pool.end();
+        await embedded?.stop();
+        log.info("hub stopped");
+      },
+    };
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    await embedded?.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,3 @@
+/** The hub as a library: used by the demo launcher and the tests. */
+export { HUB_ERRORS } from "./errors.js";
+export { type Hub, type HubOptions, startHub } from "./hub.js";

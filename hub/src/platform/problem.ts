@@ -1,0 +1,53 @@
+import type { FastifyError, FastifyInstance } from "fastify";
+import { HUB_ERRORS, type HubErrorCode } from "../errors.js";
+
+/**
+ * Answers every error as RFC 9457 problem+json with a stable `code`: schema violations become
+ * HUB_ERR_VALIDATION (400), typed hub errors keep their code and status, anything else is
+ * logged and becomes HUB_ERR_INTERNAL (500) without internals in the body.
+ */
+export function registerProblemHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, req, reply) => {
+    let code: HubErrorCode;
+    let detail: string;
+    if (error.validation) {
+      code = "HUB_ERR_VALIDATION";
+      detail = error.message;
+    } else if (isDatabaseUnavailable(error)) {
+      req.log.warn({ err: error }, "PostgreSQL unavailable");
+      code = "HUB_ERR_DB_UNAVAILABLE";
+      detail = "the database is unreachable; retry later";
+    } else if (typeof error.code === "string" && error.code in HUB_ERRORS) {
+      code = error.code as HubErrorCode;
+      detail = error.message;
+    } else {
+      req.log.error({ err: error }, "request failed");
+      code = "HUB_ERR_INTERNAL";
+      detail = "an unexpected error occurred; see the hub log";
+    }
+    const entry = HUB_ERRORS[code];
+    reply
+      .code(entry.status)
+      .header("content-type", "application/problem+json")
+      .send({ type: "about:blank", title: entry.text, status: entry.status, code, detail, instance: req.url });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply
+      .code(404)
+      .header("content-type", "application/problem+json")
+      .send({
+        type: "about:blank",
+        title: HUB_ERRORS.HUB_ERR_NOT_FOUND.text,
+        status: 404,
+        code: "HUB_ERR_NOT_FOUND",
+        detail: `${req.method} ${req.url} does not exist`,
+        instance: req.url,
+      });
+  });
+}
+
+/** Connection-level failures (refused, reset, server shutting down, SQLSTATE class 08). */
+function isDatabaseUnavailable(error: { code?: string }): boolean {
+  const code = error.code ?? "";
+  return ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P02", "57P03"].includes(code) || code.startsWith("08");
+}

@@ -1,0 +1,10 @@
+/** Simulated site devices for the demo and the tests. */
+export { findFreePort } from "./free-port.js";
+export { RegisterImage } from "./register-image.js";
+export { irradiance } from "./sun.js";
+export {
+  SUNSPEC_BASE,
+  type SunSpecInverterSim,
+  type SunSpecInverterSimOptions,
+  startSunSpecInverterSim,
+} from "./sunspec-inverter.js";

@@ -1,0 +1,34 @@
+/**
+ * `npm run sim -- [--host H] [--port P] [--unit-id N] [--speed X] [--state FILE]`:
+ * runs the simulated SunSpec inverter until Ctrl-C.
+ */
+import { parseArgs } from "node:util";
+import pino from "pino";
+import { startSunSpecInverterSim } from "./sunspec-inverter.js";
+
+const log = pino({ name: "sim" });
+const { values } = parseArgs({
+  options: {
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: "5020" },
+    "unit-id": { type: "string", default: "1" },
+    speed: { type: "string", default: "1" },
+    state: { type: "string" },
+  },
+});
+
+const sim = await startSunSpecInverterSim({
+  host: values.host,
+  port: Number(values.port),
+  unitId: Number(values["unit-id"]),
+  speed: Number(values.speed),
+  stateFile: values.state,
+});
+log.info({ host: sim.host, port: sim.port, unitId: sim.unitId }, "SunSpec inverter simulator listening");
+const stop = async () => {
+  await sim.close();
+  log.info("simulator stopped");
+  process.exit(0);
+};
+process.once("SIGINT", stop);
+process.once("SIGTERM", stop);

@@ -1,0 +1,177 @@
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import ModbusRTU from "modbus-serial";
+import { findFreePort } from "./free-port.js";
+import { RegisterImage } from "./register-image.js";
+import { irradiance } from "./sun.js";
+
+/** Options of the simulated SunSpec three-phase inverter. */
+export interface SunSpecInverterSimOptions {
+  /** Address to listen on; loopback by default. */
+  host?: string;
+  /** TCP port; 0 or unset picks a free one. */
+  port?: number;
+  /** Modbus unit id the inverter answers to (others get no answer, like a real device). */
+  unitId?: number;
+  /** AC rating in W. */
+  ratedPowerW?: number;
+  /** Serial number reported in SunSpec model 1. */
+  serialNumber?: string;
+  /** Simulated seconds per real second (1 = real time; 144 = a day in 10 minutes). */
+  speed?: number;
+  /** Wall clock in ms; injected by tests. */
+  now?: () => number;
+  /** File that keeps the lifetime energy counter across restarts (the counter never goes back). */
+  stateFile?: string;
+}
+
+/** A running simulator. */
+export interface SunSpecInverterSim {
+  readonly host: string;
+  readonly port: number;
+  readonly unitId: number;
+  /** Current AC power in W and lifetime energy in Wh, as last served. */
+  snapshot(): { powerW: number; energyWh: number };
+  close(): Promise<void>;
+}
+
+/** SunSpec register layout served by the simulator (base 40000: "SunS", model 1, model 103, end). */
+export const SUNSPEC_BASE = 40000;
+const MODEL1_AT = SUNSPEC_BASE + 2;
+const MODEL1_LENGTH = 66;
+const MODEL103_AT = MODEL1_AT + 2 + MODEL1_LENGTH; // 40070
+const MODEL103_LENGTH = 50;
+const END_AT = MODEL103_AT + 2 + MODEL103_LENGTH; // 40122
+
+const NOT_IMPLEMENTED_INT16 = 0x8000;
+const NOT_IMPLEMENTED_UINT16 = 0xffff;
+
+/** SunSpec operating states (model 103 `St`). */
+const ST_SLEEPING = 2;
+const ST_MPPT = 4;
+
+/**
+ * Starts a Modbus TCP server that behaves like a SunSpec three-phase inverter
+ * (common model 1 + inverter model 103 at base 40000). AC power follows a sun
+ * curve with passing clouds, the lifetime energy counter integrates it and only
+ * grows, points a simple inverter lacks answer with the SunSpec "not implemented"
+ * sentinels.
+ */
+export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions = {}): Promise<SunSpecInverterSim> {
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port || (await findFreePort(host));
+  const unitId = options.unitId ?? 1;
+  const rated = options.ratedPowerW ?? 10_000;
+  const speed = options.speed ?? 1;
+  const now = options.now ?? Date.now;
+  const startedReal = now();
+
+  let energyWh = readEnergy(options.stateFile) ?? 1_234_567;
+  let powerW = 0;
+  let lastUpdate = startedReal;
+
+  const image = new RegisterImage(SUNSPEC_BASE, END_AT + 2 - SUNSPEC_BASE);
+  image.setString(SUNSPEC_BASE, 2, "SunS");
+  image.set(MODEL1_AT, 1);
+  image.set(MODEL1_AT + 1, MODEL1_LENGTH);
+  image.setString(MODEL1_AT + 2, 16, "SteinmetZ");
+  image.setString(MODEL1_AT + 18, 16, "SIM-TRI-10K");
+  image.setString(MODEL1_AT + 34, 8, "");
+  image.setString(MODEL1_AT + 42, 8, "1.0.0");
+  image.setString(MODEL1_AT + 50, 16, options.serialNumber ?? "SIM0000001");
+  image.set(MODEL1_AT + 66, unitId);
+  image.set(MODEL103_AT, 103);
+  image.set(MODEL103_AT + 1, MODEL103_LENGTH);
+  image.set(END_AT, 0xffff);
+  image.set(END_AT + 1, 0);
+
+  /** Simulated time: real time since start, sped up, anchored at the real start. */
+  const simTime = (real: number) => startedReal + (real - startedReal) * speed;
+
+  function update(): void {
+    const real = now();
+    const t = simTime(real);
+    const dtHours = ((real - lastUpdate) * speed) / 3_600_000;
+    lastUpdate = real;
+    const sun = irradiance(t);
+    const ac = Math.round(rated * sun);
+    // Energy integrates the power of the interval that just ended (trapezoid), never decreases.
+    energyWh += Math.max(0, ((powerW + ac) / 2) * dtHours);
+    powerW = ac;
+    writeEnergy(options.stateFile, energyWh);
+
+    const r = (offset: number) => MODEL103_AT + offset;
+    const phaseV = 230 + 2 * Math.sin(t / 7_000);
+    const phaseA = ac / (3 * phaseV);
+    const dcV = ac > 0 ? 580 + 40 * sun : 0;
+    const dcW = ac > 0 ? Math.round(ac / 0.97) : 0;
+    image.set(r(2), Math.round(phaseA * 3 * 100)); // A, A_SF -2
+    for (let p = 0; p < 3; p++) image.set(r(3 + p), Math.round(phaseA * 100)); // AphA..AphC
+    image.setInt16(r(6), -2); // A_SF
+    for (let p = 0; p < 3; p++) image.set(r(7 + p), NOT_IMPLEMENTED_UINT16); // PPVphAB..CA
+    for (let p = 0; p < 3; p++) image.set(r(10 + p), Math.round(phaseV * 10)); // PhVphA..C
+    image.setInt16(r(13), -1); // V_SF
+    image.setInt16(r(14), ac); // W
+    image.setInt16(r(15), 0); // W_SF
+    image.set(r(16), Math.round((50 + 0.02 * Math.sin(t / 3_000)) * 100)); // Hz
+    image.setInt16(r(17), -2); // Hz_SF
+    image.setInt16(r(18), ac); // VA
+    image.setInt16(r(19), 0); // VA_SF
+    image.set(r(20), NOT_IMPLEMENTED_INT16); // VAr
+    image.set(r(21), NOT_IMPLEMENTED_INT16); // VAr_SF
+    image.setInt16(r(22), 100); // PF
+    image.setInt16(r(23), 0); // PF_SF
+    image.setUint32(r(24), Math.floor(energyWh)); // WH (acc32)
+    image.setInt16(r(26), 0); // WH_SF
+    image.set(r(27), dcV > 0 ? Math.round((dcW / dcV) * 100) : 0); // DCA
+    image.setInt16(r(28), -2); // DCA_SF
+    image.set(r(29), Math.round(dcV * 10)); // DCV
+    image.setInt16(r(30), -1); // DCV_SF
+    image.setInt16(r(31), dcW); // DCW
+    image.setInt16(r(32), 0); // DCW_SF
+    image.setInt16(r(33), Math.round((25 + 20 * sun) * 10)); // TmpCab
+    for (let p = 0; p < 3; p++) image.set(r(34 + p), NOT_IMPLEMENTED_INT16); // TmpSnk, TmpTrns, TmpOt
+    image.setInt16(r(37), -1); // Tmp_SF
+    image.set(r(38), ac > 0 ? ST_MPPT : ST_SLEEPING); // St
+  }
+  update();
+
+  const vector = {
+    getMultipleHoldingRegisters(addr: number, length: number): number[] {
+      update();
+      return image.read(addr, length);
+    },
+    getHoldingRegister(addr: number): number {
+      update();
+      return image.read(addr, 1)[0] as number;
+    },
+  };
+  const server = new ModbusRTU.ServerTCP(vector, { host, port, unitID: unitId });
+  await new Promise<void>((resolve, reject) => {
+    server.on("initialized", () => resolve());
+    server.on("serverError", reject);
+  });
+
+  return {
+    host,
+    port,
+    unitId,
+    snapshot: () => ({ powerW, energyWh }),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function readEnergy(file: string | undefined): number | undefined {
+  if (!file) return undefined;
+  try {
+    const value = JSON.parse(readFileSync(file, "utf8")).energyWh;
+    return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeEnergy(file: string | undefined, energyWh: number): void {
+  if (!file) return;
+  writeFileSync(`${file}.tmp`, JSON.stringify({ energyWh }));
+  renameSync(`${file}.tmp`, file);
+}
