@@ -34,6 +34,8 @@ function toProblem(e: ErrorObject): Problem {
         path,
         message: `missing required property "${(e.params as { missingProperty: string }).missingProperty}"`,
       };
+    case "const":
+      return { path, message: `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}` };
     case "anyOf": {
       const options = (e.parentSchema as { anyOf?: { const?: unknown }[] }).anyOf ?? [];
       if (options.every((o) => o.const !== undefined)) {

@@ -1,0 +1,116 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sitesDir } from "@steinmetz/firmware-config";
+import t from "tap";
+import { checkSite, loadSiteFile } from "../src/config/load-site.js";
+import { EdgeError } from "../src/errors.js";
+
+const valid = {
+  site: { name: "Test" },
+  connections: [{ id: "lan", type: "tcp", host: "127.0.0.1", port: 502 }],
+  devices: [{ id: "inv", connection: "lan", profile: "inverter/sunspec-model103-tcp" }],
+};
+
+const problemsOf = (data: unknown): string => {
+  try {
+    checkSite("site.yaml", data);
+  } catch (err) {
+    t.type(err, EdgeError);
+    t.equal((err as EdgeError).code, "EDGE_ERR_CONFIG_INVALID");
+    return (err as Error).message;
+  }
+  throw new Error("expected the configuration to be refused");
+};
+
+t.test("a valid site gets its defaults and its profiles", async (t) => {
+  const { config, profiles } = checkSite("site.yaml", valid);
+  t.equal(config.connections[0]?.timeoutMs, 1000);
+  t.equal(config.devices[0]?.pollIntervalMs, 1000);
+  t.ok(profiles.get("inverter/sunspec-model103-tcp"));
+  t.ok(loadSiteFile(join(sitesDir, "demo.yaml")), "the shipped example site is valid");
+});
+
+t.test("every problem is reported with its path", async (t) => {
+  const message = problemsOf({
+    site: { name: "" },
+    connections: [{ id: "lan", type: "tcp", host: "127.0.0.1", port: 70000, extra: 1 }],
+    devices: [{ id: "inv", connection: "lan", profile: "inverter/sunspec-model103-tcp", pollIntervalMs: "1s" }],
+  });
+  t.match(message, "site.yaml: /site/name: must NOT have fewer than 1 characters");
+  t.match(message, "site.yaml: /connections/0/port: must be <= 65535");
+  t.match(message, 'site.yaml: /connections/0: unknown property "extra"');
+  t.match(message, "site.yaml: /devices/0/pollIntervalMs: must be integer");
+  t.match(
+    problemsOf({ ...valid, connections: [{ ...valid.connections[0], type: "udp" }] }),
+    '/connections/0/type: must be "tcp"',
+  );
+  t.match(problemsOf({ site: valid.site, connections: valid.connections }), '/: missing required property "devices"');
+});
+
+t.test("references are checked after the schema", async (t) => {
+  const message = problemsOf({
+    ...valid,
+    devices: [
+      { id: "inv", connection: "nope", profile: "inverter/sunspec-model103-tcp" },
+      { id: "inv", connection: "lan", profile: "inverter/no-such-profile" },
+    ],
+  });
+  t.match(message, '/devices/0/connection: no connection with id "nope"');
+  t.match(message, '/devices/1/id: duplicate id "inv"');
+  t.match(message, "/devices/1/profile: profile inverter/no-such-profile is invalid");
+  t.match(message, "cannot read file (ENOENT)");
+});
+
+t.test("a broken profile is reported with the profile's own paths", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "profiles-"));
+  mkdirSync(join(dir, "profiles/inverter"), { recursive: true });
+  mkdirSync(join(dir, "natures"));
+  writeFileSync(
+    join(dir, "natures/inverter.yaml"),
+    "class: inverter\npoints:\n  active_power: { unit: W, description: P }\n",
+  );
+  writeFileSync(
+    join(dir, "profiles/inverter/bad.yaml"),
+    [
+      "id: bad",
+      "class: inverter",
+      "brand: X",
+      "product: Y",
+      "protocol: modbus-tcp",
+      "defaults: { port: 502, unitId: 1 }",
+      "blocks: [{ address: 100, count: 2 }]",
+      "points:",
+      "  - { id: active_power, address: 101, type: int32 }",
+      "  - { id: power_out, address: 100, type: int16, scale: { register: 300 } }",
+    ].join("\n"),
+  );
+  const dirs = { profiles: join(dir, "profiles"), natures: join(dir, "natures") };
+  let message = "";
+  try {
+    checkSite("site.yaml", { ...valid, devices: [{ ...valid.devices[0], profile: "inverter/bad" }] }, dirs);
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  t.match(message, "/devices/0/profile: profile inverter/bad is invalid");
+  t.match(message, "bad.yaml: /points/0/address: lies outside every block");
+  t.match(message, 'bad.yaml: /points/1/id: "power_out" is not a point of nature "inverter"');
+  t.match(message, "bad.yaml: /points/1/scale/register: must lie in the same block as the point");
+});
+
+t.test("the edge CLI exits non-zero and names the bad field", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "edge-cli-"));
+  const file = join(dir, "site.yaml");
+  writeFileSync(file, "site: { name: X }\nconnections: [{ id: lan, type: tcp, host: h, port: 0 }]\ndevices: []\n");
+  const result = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts", "--config", file, "--insecure-dev"], {
+    cwd: join(import.meta.dirname, ".."),
+    env: { ...process.env, EDGE_DATA_DIR: dir },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  t.equal(result.status, 2);
+  t.match(result.stderr, "EDGE_ERR_CONFIG_INVALID");
+  t.match(result.stderr, `${file}: /connections/0/port: must be >= 1`);
+  t.match(result.stderr, `${file}: /devices: must NOT have fewer than 1 items`);
+});
