@@ -69,7 +69,15 @@ t.test("the SunSpec model 103 profile decodes the simulator's register image", a
 
 t.test("register image refuses reads outside it with Modbus exception 2", async (t) => {
   const image = new RegisterImage(100, 4);
-  t.throws(() => image.read(99, 2), { modbusErrorCode: 2 });
-  t.throws(() => image.read(102, 3), { modbusErrorCode: 2 });
+  const thrown = (read: () => unknown) => {
+    try {
+      read();
+    } catch (err) {
+      return err;
+    }
+    return undefined;
+  };
+  t.match(thrown(() => image.read(99, 2)), { modbusErrorCode: 2 });
+  t.match(thrown(() => image.read(102, 3)), { modbusErrorCode: 2 });
   t.same(image.read(100, 4), [0, 0, 0, 0]);
 });

@@ -41,5 +41,5 @@ t.test("malformed batches are refused with a reason", async (t) => {
   t.throws(() => decodeReadingBatch({ ...good, seqDelta: [0, 0] }), /seq does not increase/);
   t.throws(() => decodeReadingBatch({ ...good, firstSeq: 0 }), /at least 1/);
   t.throws(() => decodeReadingBatch({ ...good, quality: [1, 0] }), /unknown quality 0/);
-  t.throws(() => decodeReadingBatch({ ...good, quality: [1, 77] }), /unknown quality 77/);
+  t.throws(() => decodeReadingBatch({ ...good, quality: [1, 77 as Quality] }), /unknown quality 77/);
 });
