@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { credentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { DevicePoller } from "./acquisition/device-poller.js";
@@ -36,6 +37,11 @@ export interface EdgeAgent {
   readonly edgeId: string;
   readonly httpUrl: string;
   status(): EdgeStatus;
+  /**
+   * Stops polling and keeps forwarding until the buffer is empty or `timeoutMs` passed (e.g.
+   * before a planned shutdown or an update); resolves with the readings still buffered.
+   */
+  drain(timeoutMs: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -146,6 +152,12 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     edgeId: buffer.edgeId,
     httpUrl: `http://${host}:${port}`,
     status,
+    async drain(timeoutMs) {
+      await Promise.all(pollers.map((p) => p.stop()));
+      const deadline = Date.now() + timeoutMs;
+      while (buffer.stats().depth > 0 && Date.now() < deadline) await sleep(50);
+      return buffer.stats().depth;
+    },
     async close() {
       ready = false;
       await Promise.all(pollers.map((p) => p.stop()));

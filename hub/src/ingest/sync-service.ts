@@ -12,6 +12,7 @@ import {
   type HelloRequest,
   type HelloResponse,
   InvalidBatchError,
+  type Reading,
   type UploadRequest,
   type UploadResponse,
 } from "@steinmetz/proto";
@@ -75,45 +76,66 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
       return;
     }
     const streamLog = log.child({ edgeId });
-    const run = (async () => {
-      for await (const request of call as AsyncIterable<UploadRequest>) {
-        const batch = request.batch;
-        let readings: ReturnType<typeof decodeReadingBatch>;
-        try {
-          if (!batch || batch.seqDelta.length === 0) throw new InvalidBatchError("empty batch");
-          readings = decodeReadingBatch(batch);
-        } catch (err) {
-          metrics.ingestBatches.inc({ result: "rejected" });
-          streamLog.warn({ err, batchId: batch?.batchId }, "rejected invalid batch");
-          call.emit("error", grpcError(status.INVALID_ARGUMENT, `HUB_ERR_BATCH_INVALID: ${(err as Error).message}`));
-          return;
-        }
-        const stopTimer = metrics.ingestCommitSeconds.startTimer();
-        const stored = await storeBatch(pool, edgeId, readings);
-        stopTimer();
-        metrics.ingestBatches.inc({ result: "committed" });
-        metrics.ingestReadings.inc({ result: "inserted" }, stored.inserted);
-        if (stored.duplicates > 0) metrics.ingestReadings.inc({ result: "duplicate" }, stored.duplicates);
-        const first = readings[0] as (typeof readings)[number];
-        const last = readings[readings.length - 1] as (typeof readings)[number];
-        if (call.cancelled || call.destroyed) return;
-        call.write({
-          batchId: batch.batchId,
-          firstSeq: first.seq,
-          lastSeq: last.seq,
-          inserted: stored.inserted,
-          duplicates: stored.duplicates,
-        });
+    // One batch at a time: the stream is paused while a batch is stored, so a slow PostgreSQL
+    // pushes back on the edge (HTTP/2 flow control) instead of filling the hub's memory.
+    let chain: Promise<void> = Promise.resolve();
+    let failed = false;
+    const fail = (err: ServerErrorResponse) => {
+      failed = true;
+      if (!call.destroyed) call.emit("error", err);
+    };
+    const store = async (request: UploadRequest) => {
+      const batch = request.batch;
+      let readings: ReturnType<typeof decodeReadingBatch>;
+      try {
+        if (!batch || batch.seqDelta.length === 0) throw new InvalidBatchError("empty batch");
+        readings = decodeReadingBatch(batch);
+      } catch (err) {
+        metrics.ingestBatches.inc({ result: "rejected" });
+        streamLog.warn({ err, batchId: batch?.batchId }, "rejected invalid batch");
+        fail(grpcError(status.INVALID_ARGUMENT, `HUB_ERR_BATCH_INVALID: ${(err as Error).message}`));
+        return;
       }
-      call.end();
-    })().catch((err) => {
-      metrics.ingestBatches.inc({ result: "failed" });
-      if (!call.cancelled) streamLog.error({ err }, "upload stream failed");
-      if (!call.destroyed)
-        call.emit("error", grpcError(status.UNAVAILABLE, "HUB_ERR_DB_UNAVAILABLE: batch not stored"));
+      const stopTimer = metrics.ingestCommitSeconds.startTimer();
+      const stored = await storeBatch(pool, edgeId, readings);
+      stopTimer();
+      metrics.ingestBatches.inc({ result: "committed" });
+      metrics.ingestReadings.inc({ result: "inserted" }, stored.inserted);
+      if (stored.duplicates > 0) metrics.ingestReadings.inc({ result: "duplicate" }, stored.duplicates);
+      if (call.cancelled || call.destroyed) return;
+      call.write({
+        batchId: batch.batchId,
+        firstSeq: (readings[0] as Reading).seq,
+        lastSeq: (readings[readings.length - 1] as Reading).seq,
+        inserted: stored.inserted,
+        duplicates: stored.duplicates,
+      });
+    };
+    call.on("data", (request: UploadRequest) => {
+      call.pause();
+      const step = chain.then(async () => {
+        if (failed) return;
+        try {
+          await store(request);
+        } catch (err) {
+          metrics.ingestBatches.inc({ result: "failed" });
+          if (!call.cancelled) streamLog.error({ err }, "batch not stored");
+          fail(grpcError(status.UNAVAILABLE, "HUB_ERR_DB_UNAVAILABLE: batch not stored"));
+        }
+        if (!failed) call.resume();
+      });
+      chain = step;
+      inflight.add(step);
+      void step.finally(() => inflight.delete(step));
     });
-    inflight.add(run);
-    run.finally(() => inflight.delete(run));
+    call.on("end", () => {
+      void chain.then(() => {
+        if (!failed && !call.destroyed) call.end();
+      });
+    });
+    call.on("error", (err) => {
+      if (!call.cancelled) streamLog.debug({ err }, "upload stream error");
+    });
   };
 
   return { hello, upload };
