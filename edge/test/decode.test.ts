@@ -77,7 +77,13 @@ t.test("register image refuses reads outside it with Modbus exception 2", async 
     }
     return undefined;
   };
-  t.match(thrown(() => image.read(99, 2)), { modbusErrorCode: 2 });
-  t.match(thrown(() => image.read(102, 3)), { modbusErrorCode: 2 });
+  t.match(
+    thrown(() => image.read(99, 2)),
+    { modbusErrorCode: 2 },
+  );
+  t.match(
+    thrown(() => image.read(102, 3)),
+    { modbusErrorCode: 2 },
+  );
   t.same(image.read(100, 4), [0, 0, 0, 0]);
 });

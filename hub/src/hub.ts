@@ -48,7 +48,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     databaseUrl = embedded.url;
   }
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5000 });
-  pool.on("error", (err) => log.warn({ err }, "idle PostgreSQL connection failed"));
+  // The error carries its pg client; log what helps, not the client's internals.
+  pool.on("error", (err) =>
+    log.warn({ code: (err as { code?: string }).code, reason: err.message }, "idle PostgreSQL connection failed"),
+  );
   const metrics = createHubMetrics();
   try {
     if (options.migrate !== false) await migrate(pool, log.child({ component: "migrate" }));

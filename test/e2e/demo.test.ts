@@ -1,0 +1,103 @@
+/**
+ * `npm start` as a user runs it: killed with SIGKILL as a whole process group and started again
+ * over the same data directories, then stopped with Ctrl-C (SIGINT to the group).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { ReadingBuffer } from "@steinmetz/edge";
+import { startEmbeddedPostgres } from "@steinmetz/hub";
+import t from "tap";
+import { exited, log, REPO, stored, tempDir, waitFor } from "../support/harness.js";
+
+const root = tempDir("demo");
+const env = {
+  ...process.env,
+  HUB_DATA_DIR: join(root, "hub"),
+  EDGE_DATA_DIR: join(root, "edge"),
+  SIM_DATA_DIR: join(root, "sim"),
+  HUB_HTTP_PORT: "0",
+  HUB_GRPC_PORT: "0",
+  EDGE_HTTP_PORT: "0",
+  SIM_PORT: "0",
+  DATABASE_URL: "",
+  LOG_LEVEL: "info",
+};
+
+interface Demo {
+  child: ChildProcess;
+  hubUrl: string;
+  edgeId: string;
+  output: () => string;
+}
+
+/** Starts `npm start` in its own process group; resolves when it printed its URLs. */
+async function startDemo(): Promise<Demo> {
+  const child = spawn("npm", ["start"], { cwd: REPO, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  const line = await waitFor(
+    "the demo's URLs",
+    () => {
+      if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}:\n${out}`);
+      return /hub readings\s+(http:\/\/\S+)\/api\/v1\/readings\?edge=(\S+?)&/.exec(out);
+    },
+    120_000,
+  );
+  return { child, hubUrl: line?.[1] as string, edgeId: line?.[2] as string, output: () => out };
+}
+
+async function committedSeq(demo: Demo): Promise<number> {
+  const res = await fetch(`${demo.hubUrl}/api/v1/edges`).catch(() => undefined);
+  if (!res?.ok) return 0;
+  const edges = (await res.json()) as { edgeId: string; committedSeq: number }[];
+  return edges.find((e) => e.edgeId === demo.edgeId)?.committedSeq ?? 0;
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+t.test("SIGKILL of the whole npm start, a second start continues, Ctrl-C stops cleanly", async (t) => {
+  const first = await startDemo();
+  t.teardown(() => groupAlive(first.child.pid as number) && process.kill(-(first.child.pid as number), "SIGKILL"));
+  await waitFor("readings committed in the hub", async () => (await committedSeq(first)) >= 60, 60_000);
+  process.kill(-(first.child.pid as number), "SIGKILL");
+  await exited(first.child);
+  await waitFor("the process group (PostgreSQL included) is gone", () => !groupAlive(first.child.pid as number));
+
+  const second = await startDemo();
+  t.teardown(() => groupAlive(second.child.pid as number) && process.kill(-(second.child.pid as number), "SIGKILL"));
+  t.equal(second.edgeId, first.edgeId, "same edge identity");
+  const before = await committedSeq(second);
+  t.ok(before >= 60, "the hub kept what it had committed");
+  await waitFor("the seq continues", async () => (await committedSeq(second)) >= before + 60, 60_000);
+  process.kill(-(second.child.pid as number), "SIGINT");
+  // npm itself dies of the SIGINT; the demo under it stops in order and exits 0.
+  await waitFor("the process group is gone", () => !groupAlive(second.child.pid as number), 30_000);
+  for (const msg of ["edge agent stopped", "embedded PostgreSQL stopped", "hub stopped"]) {
+    t.match(second.output(), `"msg":"${msg}"`, msg);
+  }
+
+  // Every seq the edge ever assigned is in the hub (1..M without gap or double) or still buffered.
+  const buffer = ReadingBuffer.open(join(root, "edge/buffer.sqlite"));
+  const produced = buffer.stats().nextSeq - 1;
+  const buffered = new Set(buffer.readAfter(0, 1_000_000).map((r) => r.seq));
+  buffer.close();
+  const db = await startEmbeddedPostgres(join(root, "hub"), log);
+  t.teardown(() => db.stop());
+  const hub = await stored(db.url, first.edgeId);
+  t.same(hub, { count: hub.maxSeq, minSeq: 1, maxSeq: hub.maxSeq, distinctReadings: hub.maxSeq }, "hub: 1..M once");
+  const missing = [];
+  for (let seq = hub.maxSeq + 1; seq <= produced; seq++) if (!buffered.has(seq)) missing.push(seq);
+  t.same(missing, [], `seqs ${hub.maxSeq + 1}..${produced} are still in the edge buffer`);
+});
