@@ -1,0 +1,27 @@
+/**
+ * `npm run bench`: every benchmark, each printed as our figure next to a baseline measured in
+ * the same run, with their ratio. Not part of `npm test` (timings are not assertions).
+ */
+import { benchBufferIngest } from "../edge/bench/buffer-ingest.js";
+
+interface Result {
+  name: string;
+  value: number;
+  baseline: number;
+  ratio: number;
+  target?: number;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const results: Result[] = [...benchBufferIngest().map((r) => ({ ...r, target: 0.7 }))];
+for (const r of results) {
+  const verdict =
+    r.target === undefined
+      ? ""
+      : r.ratio >= r.target
+        ? ` (target >= ${r.target}: met)`
+        : ` (target >= ${r.target}: MISSED)`;
+  process.stdout.write(
+    `${r.name}: ${fmt(r.value)} vs raw better-sqlite3 ${fmt(r.baseline)} -> ratio ${r.ratio.toFixed(2)}${verdict}\n`,
+  );
+}
