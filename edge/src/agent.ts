@@ -76,22 +76,23 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
       new ModbusTcpConnection(c, log.child({ component: "modbus", connection: c.id })),
     ]),
   );
-  const pollers = site.config.devices.map((device) => {
-    const poller: DevicePoller = new DevicePoller(device, {
-      connection: connections.get(device.connection) as ModbusTcpConnection,
-      profile: site.profiles.get(device.profile) as NonNullable<ReturnType<typeof site.profiles.get>>,
-      log: log.child({ device: device.id }),
-      clockSynced,
-      commit: (readings) => {
-        buffer.append(readings);
-        metrics.readingsCommitted.inc({ device: device.id }, readings.length);
-        if (poller.state.status === "ok") {
-          metrics.pollDuration.observe({ device: device.id }, (poller.state.lastCycleMs ?? 0) / 1000);
-        }
-      },
-    });
-    return poller;
-  });
+  const pollers = site.config.devices.map(
+    (device) =>
+      new DevicePoller(device, {
+        connection: connections.get(device.connection) as ModbusTcpConnection,
+        profile: site.profiles.get(device.profile) as NonNullable<ReturnType<typeof site.profiles.get>>,
+        log: log.child({ device: device.id }),
+        clockSynced,
+        commit: (readings) => {
+          buffer.append(readings);
+          metrics.readingsCommitted.inc({ device: device.id }, readings.length);
+        },
+        onCycle: (ok, durationMs) => {
+          metrics.pollCycles.inc({ device: device.id, result: ok ? "ok" : "failed" });
+          if (ok) metrics.pollDuration.observe({ device: device.id }, durationMs / 1000);
+        },
+      }),
+  );
 
   const forwarder = new Forwarder({
     hubUrl: options.hubUrl,

@@ -30,6 +30,12 @@ t.test("after N poll cycles the hub holds exactly the readings the edge produced
   t.teardown(() => edge.close());
   await waitFor("10 poll cycles", () => (edge.status().devices[0]?.state.cycles ?? 0) >= 10);
   t.equal(await edge.drain(10_000), 0, "buffer drained");
+  const metrics = await (await fetch(`${edge.httpUrl}/metrics`)).text();
+  t.match(metrics, /^edge_buffer_depth 0$/m);
+  t.match(metrics, /^edge_poll_cycles_total\{device="inverter-1",result="ok"\} \d+$/m);
+  t.match(metrics, /^edge_sync_acked_readings_total \d+$/m);
+  t.match(metrics, /^edge_sync_connected 1$/m);
+  t.equal((await fetch(`${edge.httpUrl}/readyz`)).status, 200);
   const produced = edge.status().buffer.nextSeq - 1;
   t.ok(produced >= 10 * 20, `${produced} readings produced`);
   t.same(await stored(db.url, edge.edgeId), exactly(produced));

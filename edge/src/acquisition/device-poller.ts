@@ -29,6 +29,8 @@ export interface DevicePollerDeps {
   /** Commits one cycle's readings (the buffer's append). */
   commit: (readings: NewReading[]) => void;
   log: Logger;
+  /** Called after every cycle with its result and duration (for metrics). */
+  onCycle?: (ok: boolean, durationMs: number) => void;
   now?: () => number;
   clockSynced?: () => boolean;
 }
@@ -96,6 +98,7 @@ export class DevicePoller {
       this.deps.commit(readings);
       this.state.cycles++;
       this.state.lastCycleMs = this.now() - started;
+      this.deps.onCycle?.(true, this.state.lastCycleMs);
       this.backoff.succeeded();
       if (this.state.status !== "ok") {
         this.deps.log.info({ previous: this.state.status }, "device ok");
@@ -106,6 +109,7 @@ export class DevicePoller {
       if (err instanceof EdgeError && err.code === "EDGE_ERR_BUFFER") throw err;
       this.state.cycles++;
       this.state.failedCycles++;
+      this.deps.onCycle?.(false, this.now() - started);
       if (this.state.status !== "fault") {
         const code = err instanceof EdgeError ? err.code : "EDGE_ERR_MODBUS_CONNECT";
         this.deps.log.warn({ err }, "device fault");
