@@ -3,11 +3,12 @@
  * over the same data directories, then stopped with Ctrl-C (SIGINT to the group).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ReadingBuffer } from "@steinmetz/edge";
 import { startEmbeddedPostgres } from "@steinmetz/hub";
 import t from "tap";
-import { exited, log, REPO, stored, tempDir, waitFor } from "../support/harness.js";
+import { exited, log, REPO, startDatabase, stored, tempDir, waitFor } from "../support/harness.js";
 
 const root = tempDir("demo");
 const env = {
@@ -31,8 +32,13 @@ interface Demo {
 }
 
 /** Starts `npm start` in its own process group; resolves when it printed its URLs. */
-async function startDemo(): Promise<Demo> {
-  const child = spawn("npm", ["start"], { cwd: REPO, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+async function startDemo(extraEnv: Record<string, string> = {}): Promise<Demo> {
+  const child = spawn("npm", ["start"], {
+    cwd: REPO,
+    env: { ...env, ...extraEnv },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout?.on("data", (c: Buffer) => {
     out += c.toString();
@@ -100,4 +106,23 @@ t.test("SIGKILL of the whole npm start, a second start continues, Ctrl-C stops c
   const missing = [];
   for (let seq = hub.maxSeq + 1; seq <= produced; seq++) if (!buffered.has(seq)) missing.push(seq);
   t.same(missing, [], `seqs ${hub.maxSeq + 1}..${produced} are still in the edge buffer`);
+});
+
+t.test("with DATABASE_URL the demo uses that PostgreSQL and starts none of its own", async (t) => {
+  const db = await startDatabase();
+  t.teardown(() => db.stop());
+  const dir = tempDir("demo-external-db");
+  const demo = await startDemo({
+    DATABASE_URL: db.url,
+    HUB_DATA_DIR: join(dir, "hub"),
+    EDGE_DATA_DIR: join(dir, "edge"),
+    SIM_DATA_DIR: join(dir, "sim"),
+  });
+  t.teardown(() => groupAlive(demo.child.pid as number) && process.kill(-(demo.child.pid as number), "SIGKILL"));
+  await waitFor("readings committed", async () => (await committedSeq(demo)) >= 20, 60_000);
+  process.kill(-(demo.child.pid as number), "SIGINT");
+  await waitFor("the process group is gone", () => !groupAlive(demo.child.pid as number), 30_000);
+  t.notMatch(demo.output(), "embedded PostgreSQL started");
+  t.ok((await stored(db.url, demo.edgeId)).count >= 20, "the readings are in the given database");
+  t.notOk(existsSync(join(dir, "hub/pg")), "no embedded cluster was created");
 });

@@ -29,9 +29,9 @@ export async function recordHello(
 }
 
 /**
- * Stores a batch in one transaction: a multi-row insert from column arrays (unnest), idempotent on
- * (edge_id, seq), and the edge's committed high-water mark raised in the same transaction under
- * the edge's row lock (so concurrent sessions of one edge serialise). Resolves only after COMMIT.
+ * Stores a batch in one transaction: the edge's committed high-water mark raised under its row
+ * lock, and a multi-row insert from column arrays (unnest), idempotent on (edge_id, seq).
+ * Resolves only after COMMIT.
  */
 export async function storeBatch(pool: pg.Pool, edgeId: string, readings: readonly Reading[]): Promise<StoredBatch> {
   const n = readings.length;
@@ -55,8 +55,15 @@ export async function storeBatch(pool: pg.Pool, edgeId: string, readings: readon
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
-    await client.query("INSERT INTO raw.edges (edge_id) VALUES ($1) ON CONFLICT (edge_id) DO NOTHING", [edgeId]);
-    await client.query("SELECT 1 FROM raw.edges WHERE edge_id = $1 FOR UPDATE", [edgeId]);
+    // Locks the edge's row for the rest of the transaction (concurrent sessions of one edge
+    // serialise here) and raises its high-water mark, which commits with the readings or not at all.
+    const { rows } = await client.query<{ committed_seq: string }>(
+      `INSERT INTO raw.edges (edge_id, committed_seq) VALUES ($1, $2)
+       ON CONFLICT (edge_id) DO UPDATE
+         SET committed_seq = GREATEST(raw.edges.committed_seq, excluded.committed_seq), last_seen_at = now()
+       RETURNING committed_seq`,
+      [edgeId, lastSeq],
+    );
     const inserted = await client.query(
       `INSERT INTO raw.readings (edge_id, seq, device_id, point, ts, value, quality, clock_synced)
        SELECT $1, u.seq, u.device, u.point, to_timestamp(u.ts / 1000.0), u.value, u.quality, u.synced
@@ -64,11 +71,6 @@ export async function storeBatch(pool: pg.Pool, edgeId: string, readings: readon
          AS u(seq, device, point, ts, value, quality, synced)
        ON CONFLICT (edge_id, seq) DO NOTHING`,
       [edgeId, seq, device, point, ts, value, quality, synced],
-    );
-    const { rows } = await client.query<{ committed_seq: string }>(
-      `UPDATE raw.edges SET committed_seq = GREATEST(committed_seq, $2), last_seen_at = now()
-       WHERE edge_id = $1 RETURNING committed_seq`,
-      [edgeId, lastSeq],
     );
     await client.query("COMMIT");
     const count = inserted.rowCount ?? 0;
