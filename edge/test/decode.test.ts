@@ -1,37 +1,74 @@
 import { Quality } from "@steinmetz/proto";
 import { RegisterImage, SUNSPEC_BASE, startSunSpecInverterSim } from "@steinmetz/sim";
 import t from "tap";
-import { decodePoint, rawValue } from "../src/acquisition/decode.js";
+import { decodePoint, decodeString, type PointEncoding, rawValue } from "../src/acquisition/decode.js";
+import { planReads } from "../src/acquisition/request-plan.js";
 import { loadProfile } from "../src/profile/load-profile.js";
-import type { ProfilePoint } from "../src/profile/profile-schema.js";
+import { pointSpan } from "../src/profile/profile-schema.js";
 
 t.test("raw values of every type, big-endian words", async (t) => {
   t.equal(rawValue([0xfffe], 0, "int16"), -2);
   t.equal(rawValue([0xfffe], 0, "uint16"), 65534);
+  t.equal(rawValue([0xfffe], 0, "sunssf"), -2);
   t.equal(rawValue([0xffff, 0xfffe], 0, "int32"), -2);
   t.equal(rawValue([0x0001, 0x0002], 0, "uint32"), 65538);
   t.equal(rawValue([0x0001, 0x0002], 0, "acc32"), 65538);
   t.equal(rawValue([0, 7], 1, "enum16"), 7);
+  t.equal(rawValue([0x8000, 0x0001], 0, "bitfield32"), 0x80000001);
+  t.equal(rawValue([0x4148, 0x0000], 0, "float32"), 12.5);
+  t.equal(rawValue([0x4029, 0, 0, 0], 0, "float64"), 12.5);
+  t.equal(rawValue([0xffff, 0xffff, 0xffff, 0xfffe], 0, "int64"), -2);
+  t.equal(rawValue([0, 0x0001, 0, 0x0002], 0, "uint64"), 2 ** 32 + 2);
+  t.equal(rawValue([0, 0, 0x0001, 0], 0, "acc64"), 65536);
+});
+
+t.test("byte and word orders: ABCD, CDAB, BADC, DCBA", async (t) => {
+  // 0x41480000 = 12.5 as float32; 0x00010002 = 65538
+  t.equal(rawValue([0x0000, 0x4148], 0, "float32", "CDAB"), 12.5);
+  t.equal(rawValue([0x4841, 0x0000], 0, "float32", "BADC"), 12.5);
+  t.equal(rawValue([0x0000, 0x4841], 0, "float32", "DCBA"), 12.5);
+  t.equal(rawValue([0x0002, 0x0001], 0, "uint32", "CDAB"), 65538);
+  t.equal(rawValue([0x0100, 0x0200], 0, "uint32", "BADC"), 65538);
+  t.equal(rawValue([0x0200, 0x0100], 0, "uint32", "DCBA"), 65538);
+  t.equal(rawValue([0x3412], 0, "uint16", "DCBA"), 0x1234, "16-bit: byte swap only");
+  t.equal(rawValue([0x1234], 0, "uint16", "CDAB"), 0x1234, "16-bit: no words to swap");
+  t.equal(rawValue([0x0002, 0, 0x0001, 0], 0, "uint64", "CDAB"), 2 ** 32 + 2, "64-bit: word order reversed");
 });
 
 t.test("scale factors and SunSpec sentinels", async (t) => {
-  const point = (type: ProfilePoint["type"], scale?: ProfilePoint["scale"]): ProfilePoint => ({
-    id: "x",
+  const point = (type: PointEncoding["type"], extra: Partial<PointEncoding> = {}): PointEncoding => ({
     address: 10,
     type,
-    scale,
+    ...extra,
   });
-  const sf = { register: 11 };
+  const sf = { scaleRegister: 11 };
   t.same(decodePoint(point("uint16", sf), [2301, 0xffff], 10), { value: 230.1, quality: Quality.QUALITY_GOOD });
   t.same(decodePoint(point("int16", sf), [0xfff6, 2], 10), { value: -1000, quality: Quality.QUALITY_GOOD });
   t.same(decodePoint(point("int16", { factor: 0.5 }), [7], 10), { value: 3.5, quality: Quality.QUALITY_GOOD });
+  t.same(decodePoint({ address: 12, type: "uint16", scaleRegister: 10 }, [0xfffd, 0, 1500], 10), {
+    value: 1.5,
+    quality: Quality.QUALITY_GOOD,
+  });
   const ni = { value: null, quality: Quality.QUALITY_NOT_IMPLEMENTED };
   t.same(decodePoint(point("int16", sf), [0x8000, 0], 10), ni, "int16 sentinel");
   t.same(decodePoint(point("uint16", sf), [0xffff, 0], 10), ni, "uint16 sentinel");
   t.same(decodePoint(point("uint16", sf), [5, 0x8000], 10), ni, "scale factor sentinel");
   t.same(decodePoint(point("acc32"), [0, 0], 10), ni, "acc32 sentinel");
   t.same(decodePoint(point("uint32"), [0xffff, 0xffff], 10), ni, "uint32 sentinel");
-  t.throws(() => decodePoint(point("uint32"), [1], 10), RangeError, "a point outside the block read is a bug");
+  t.same(decodePoint(point("int32"), [0x8000, 0], 10), ni, "int32 sentinel");
+  t.same(decodePoint(point("float32"), [0x7fc0, 0], 10), ni, "NaN float");
+  t.same(
+    decodePoint(point("uint16"), [0xffff], 10, "none"),
+    { value: 65535, quality: Quality.QUALITY_GOOD },
+    "no sentinels",
+  );
+  t.same(decodePoint(point("float32"), [0x7fc0, 0], 10, "none"), ni, "NaN is never a value");
+  t.throws(() => decodePoint(point("uint32"), [1], 10), RangeError, "a point outside the read is a bug");
+  t.throws(() => decodePoint(point("uint16", { scaleRegister: 40 }), [1], 10), RangeError, "so is its scale factor");
+});
+
+t.test("strings", async (t) => {
+  t.equal(decodeString([0x5375, 0x6e53, 0, 0], 0, 4), "SunS");
 });
 
 t.test("the SunSpec model 103 profile decodes the simulator's register image", async (t) => {
@@ -46,10 +83,20 @@ t.test("the SunSpec model 103 profile decodes the simulator's register image", a
   client.setID(1);
   const marker = await client.readHoldingRegisters(SUNSPEC_BASE, 2);
   t.equal(Buffer.from(marker.buffer).toString("latin1"), "SunS", "SunSpec marker at 40000");
-  const [block] = profile.blocks;
-  if (!block) throw new Error("profile has no block");
-  const { data } = await client.readHoldingRegisters(block.address, block.count);
-  const values = Object.fromEntries(profile.points.map((p) => [p.id, decodePoint(p, data, block.address)]));
+  const reads = planReads(
+    profile.points.map((p) => ({ key: p, fn: "holding" as const, ...pointSpan(p) })),
+    { maxRegisters: 125, maxGap: 31 },
+  );
+  t.equal(reads.length, 1, "one request for the whole model 103 profile");
+  const [read] = reads;
+  if (!read) throw new Error("no read planned");
+  const { data } = await client.readHoldingRegisters(read.address, read.count);
+  const values = Object.fromEntries(
+    profile.points.map((p) => [
+      p.id,
+      decodePoint({ address: p.address, type: p.type, scaleRegister: p.scale?.register }, data, read.address),
+    ]),
+  );
   const good = (id: string) => {
     t.equal(values[id]?.quality, Quality.QUALITY_GOOD, `${id} is good`);
     return values[id]?.value as number;

@@ -7,14 +7,24 @@ import { DevicePoller } from "../src/acquisition/device-poller.js";
 import { ModbusTcpConnection } from "../src/acquisition/modbus-tcp-connection.js";
 import type { NewReading } from "../src/buffer/reading-buffer.js";
 import { loadProfile } from "../src/profile/load-profile.js";
+import { imageOf, startRegisterServer } from "./support/register-server.js";
 
 const log = pino({ level: "silent" });
 const sim = await startSunSpecInverterSim();
 t.teardown(() => sim.close());
-const connection = new ModbusTcpConnection(
-  { id: "lan", type: "tcp", host: sim.host, port: sim.port, timeoutMs: 300, delayBetweenRequestsMs: 0 },
-  log,
-);
+const tcp = (id: string, port: number) =>
+  ({
+    id,
+    type: "tcp",
+    host: "127.0.0.1",
+    port,
+    timeoutMs: 300,
+    delayBetweenRequestsMs: 0,
+    pauseAfterConnectMs: 0,
+    maxRegistersPerRead: 125,
+    maxGap: 31,
+  }) as const;
+const connection = new ModbusTcpConnection(tcp("lan", sim.port), log);
 t.teardown(() => connection.close());
 const inverter = loadProfile("inverter/sunspec-model103-tcp");
 
@@ -50,25 +60,70 @@ t.test("a silent unit id goes to fault once, with comm-error readings, and never
   t.equal(healthy.p.state.status, "ok");
 });
 
-t.test("an exception answer keeps the Modbus code and the address in words", async (t) => {
-  const broken = structuredClone(inverter);
-  broken.profile.blocks = [{ address: 40200, count: 10 }];
-  broken.profile.points = [{ id: "active_power", address: 40200, type: "int16" }];
-  const { p } = poller("odd", 1, broken);
-  t.equal(await p.cycle(), false);
-  t.match(p.state.lastError, {
+t.test("coalescing, a barrier learned from exception 02, unsupported points, and other exceptions", async (t) => {
+  // Registers 100..109 and 140..149 (holding) and 10..11 (input) exist; 110..139 is a hole.
+  const server = await startRegisterServer(
+    imageOf([
+      [100, 110],
+      [140, 150],
+      [10, 12],
+    ]),
+  );
+  t.teardown(() => server.close());
+  const conn = new ModbusTcpConnection(tcp("gw", server.port), log);
+  t.teardown(() => conn.close());
+  const profile = structuredClone(inverter);
+  profile.profile.points = [
+    { id: "active_power", address: 100, type: "int16", scale: { register: 101 } },
+    { id: "frequency", address: 105, type: "uint16" },
+    { id: "dc_power", address: 140, type: "uint32" }, // 35 registers past 105: bridged only when the gap ≤ maxGap
+    { id: "dc_voltage", address: 10, type: "uint16", function: "input" },
+    { id: "cabinet_temperature", address: 300, type: "int16" }, // not in this device's map
+  ];
+  const committed: NewReading[][] = [];
+  const p = new DevicePoller(
+    { id: "dev", connection: "gw", unitId: 1, profile: "x/y", pollIntervalMs: 1000 },
+    { connection: conn, profile, log, commit: (r) => committed.push(r) },
+  );
+  t.equal(p.state.requestsPerCycle, 4, "planned: 100..105, 140..141, input 10, 300");
+  t.equal(await p.cycle(), true);
+  t.same(server.requests, ["holding:100+6", "holding:140+2", "holding:300+1", "input:10+1"]);
+  const byPoint = Object.fromEntries((committed[0] ?? []).map((r) => [r.point, r]));
+  t.match(byPoint.active_power, { value: 100 * 10 ** 101, quality: Quality.QUALITY_GOOD });
+  t.match(byPoint.dc_power, { value: 140 * 65536 + 141 });
+  t.match(byPoint.dc_voltage, { value: 10 });
+  t.match(byPoint.cabinet_temperature, { value: null, quality: Quality.QUALITY_NOT_IMPLEMENTED });
+  t.equal(p.state.requestsPerCycle, 4);
+  server.requests.length = 0;
+  t.equal(await p.cycle(), true);
+  t.same(server.requests, ["holding:100+6", "holding:140+2", "input:10+1"], "the missing point is not asked again");
+
+  // A wider gap allowance bridges 106..139 - and the device refuses the hole: learn a cut.
+  const wide = new ModbusTcpConnection({ ...tcp("gw2", server.port), maxGap: 40 }, log);
+  t.teardown(() => wide.close());
+  const q = new DevicePoller(
+    { id: "dev2", connection: "gw2", unitId: 1, profile: "x/y", pollIntervalMs: 1000 },
+    { connection: wide, profile, log, commit: (r) => committed.push(r) },
+  );
+  server.requests.length = 0;
+  t.equal(await q.cycle(), true, "the cycle still succeeds");
+  t.same(server.requests, ["holding:100+42", "holding:100+6", "holding:140+2", "holding:300+1", "input:10+1"]);
+  server.requests.length = 0;
+  await q.cycle();
+  t.same(server.requests, ["holding:100+6", "holding:140+2", "input:10+1"], "the barrier is remembered");
+
+  server.failAt(140, 4);
+  t.equal(await q.cycle(), false, "any other exception is a device fault");
+  t.match(q.state.lastError, {
     code: "EDGE_ERR_MODBUS_EXCEPTION",
-    message: "Modbus exception 2: illegal data address at 40200",
+    message: "Modbus exception 4: server device failure at 140",
   });
 });
 
 t.test("a device that comes back is ok again, since the moment it recovered", async (t) => {
   const other = await startSunSpecInverterSim();
   const port = other.port;
-  const conn = new ModbusTcpConnection(
-    { id: "b", type: "tcp", host: other.host, port, timeoutMs: 300, delayBetweenRequestsMs: 0 },
-    log,
-  );
+  const conn = new ModbusTcpConnection(tcp("b", port), log);
   t.teardown(() => conn.close());
   let now = 0;
   const p = new DevicePoller(

@@ -3,10 +3,25 @@ import type { Logger } from "pino";
 import { Backoff } from "../backoff.js";
 import type { NewReading } from "../buffer/reading-buffer.js";
 import type { DeviceConfig } from "../config/site-schema.js";
-import { EdgeError } from "../errors.js";
+import { EdgeError, ModbusExceptionError } from "../errors.js";
 import type { LoadedProfile } from "../profile/load-profile.js";
-import { decodePoint } from "./decode.js";
+import { type Profile, type ProfilePoint, pointSpan } from "../profile/profile-schema.js";
+import { type Decoded, decodePoint, type PointEncoding } from "./decode.js";
 import type { ModbusTcpConnection } from "./modbus-tcp-connection.js";
+import { cutsFromIllegalAddress, type PlanLimits, type PlannedRead, planReads } from "./request-plan.js";
+
+const NOT_IMPLEMENTED: Decoded = { value: null, quality: Quality.QUALITY_NOT_IMPLEMENTED };
+
+/** The decoding instructions of a profile point. */
+function encodingOf(point: ProfilePoint, profile: Profile): PointEncoding {
+  return {
+    address: point.address,
+    type: point.type,
+    order: point.order ?? profile.order,
+    factor: point.scale?.factor,
+    scaleRegister: point.scale?.register,
+  };
+}
 
 /** A device's health as the UI and metrics see it: a state with the time it began. */
 export interface DeviceState {
@@ -15,7 +30,7 @@ export interface DeviceState {
   since: number;
   /** The error that put the device in fault, with its stable code. */
   lastError: { code: string; message: string } | null;
-  /** Duration of the last successful cycle (ms) and the requests it took. */
+  /** Duration of the last successful cycle (ms) and the Modbus requests it took. */
   lastCycleMs: number | null;
   requestsPerCycle: number;
   cycles: number;
@@ -36,8 +51,9 @@ export interface DevicePollerDeps {
 }
 
 /**
- * Polls one device at its interval: reads the profile's blocks through the shared connection,
- * decodes every point and commits the cycle's readings in one transaction. A failing device
+ * Polls one device at its interval: reads the profile's points in the fewest requests (see
+ * request-plan.ts) through the shared connection, decodes them and commits the cycle's readings
+ * in one transaction. A failing device
  * goes to `fault` (logged once per transition, with one COMM_ERROR reading per point so the hub
  * sees why data stops) and is retried with its own backoff, never holding up other devices.
  */
@@ -49,6 +65,13 @@ export class DevicePoller {
   private readonly backoff = new Backoff({ initialDelayMs: 1000, maxDelayMs: 60_000 });
   private readonly now: () => number;
   private readonly clockSynced: () => boolean;
+  private readonly unitId: number;
+  private readonly limits: PlanLimits;
+  /** Addresses reads must not span, learned from exception 02 answers. */
+  private readonly cuts = new Set<number>();
+  /** Points the device answers exception 02 for. */
+  private readonly unsupported: ProfilePoint[] = [];
+  private plan: PlannedRead<ProfilePoint>[] = [];
 
   constructor(
     readonly device: DeviceConfig,
@@ -61,10 +84,17 @@ export class DevicePoller {
       since: this.now(),
       lastError: null,
       lastCycleMs: null,
-      requestsPerCycle: deps.profile.profile.blocks.length,
+      requestsPerCycle: 0,
       cycles: 0,
       failedCycles: 0,
     };
+    const { profile } = deps.profile;
+    this.unitId = device.unitId ?? profile.defaults.unitId;
+    this.limits = {
+      maxRegisters: Math.min(profile.defaults.maxRegistersPerRead, deps.connection.config.maxRegistersPerRead),
+      maxGap: deps.connection.config.maxGap,
+    };
+    this.replan();
   }
 
   /** Starts polling; the first cycle runs at once. */
@@ -82,21 +112,42 @@ export class DevicePoller {
   /** Runs one poll cycle; resolves true when it succeeded. */
   async cycle(): Promise<boolean> {
     const { profile } = this.deps.profile;
-    const unitId = this.device.unitId ?? profile.defaults.unitId;
     const started = this.now();
     const clockSynced = this.clockSynced();
+    const reading = (point: ProfilePoint, { value, quality }: Decoded): NewReading => ({
+      deviceId: this.device.id,
+      point: point.id,
+      ts: started,
+      value,
+      quality,
+      clockSynced,
+    });
     try {
       const readings: NewReading[] = [];
-      for (const block of profile.blocks) {
-        const words = await this.deps.connection.readHoldingRegisters(unitId, block.address, block.count);
-        for (const point of profile.points) {
-          if (point.address < block.address || point.address >= block.address + block.count) continue;
-          const { value, quality } = decodePoint(point, words, block.address);
-          readings.push({ deviceId: this.device.id, point: point.id, ts: started, value, quality, clockSynced });
+      let requests = 0;
+      for (const point of this.unsupported) readings.push(reading(point, NOT_IMPLEMENTED));
+      const pending = [...this.plan];
+      for (let read = pending.shift(); read; read = pending.shift()) {
+        requests++;
+        let words: number[];
+        try {
+          words = await this.deps.connection.readRegisters(this.unitId, read.fn, read.address, read.count);
+        } catch (err) {
+          if (!(err instanceof ModbusExceptionError && err.exceptionCode === 2)) throw err;
+          const instead = this.learnIllegalAddress(read);
+          if (instead.length === 0) readings.push(reading(read.spans[0]?.key as ProfilePoint, NOT_IMPLEMENTED));
+          pending.unshift(...instead);
+          continue;
+        }
+        for (const span of read.spans) {
+          readings.push(
+            reading(span.key, decodePoint(encodingOf(span.key, profile), words, read.address, profile.sentinels)),
+          );
         }
       }
       this.deps.commit(readings);
       this.state.cycles++;
+      this.state.requestsPerCycle = requests;
       this.state.lastCycleMs = this.now() - started;
       this.deps.onCycle?.(true, this.state.lastCycleMs);
       this.backoff.succeeded();
@@ -114,19 +165,46 @@ export class DevicePoller {
         const code = err instanceof EdgeError ? err.code : "EDGE_ERR_MODBUS_CONNECT";
         this.deps.log.warn({ err }, "device fault");
         this.setStatus("fault", { code, message: (err as Error).message });
-        this.deps.commit(
-          profile.points.map((p) => ({
-            deviceId: this.device.id,
-            point: p.id,
-            ts: started,
-            value: null,
-            quality: Quality.QUALITY_COMM_ERROR,
-            clockSynced,
-          })),
-        );
+        this.deps.commit(profile.points.map((p) => reading(p, { value: null, quality: Quality.QUALITY_COMM_ERROR })));
       }
       return false;
     }
+  }
+
+  /**
+   * A read answered exception 02 (illegal data address). Several points: they must not be read
+   * together any more (cuts between them, remembered for this device), and are read again
+   * separately now. A single point: the device does not have it; it is reported as not
+   * implemented from now on. Returns the reads to do instead.
+   */
+  private learnIllegalAddress(read: PlannedRead<ProfilePoint>): PlannedRead<ProfilePoint>[] {
+    if (read.spans.length === 1) {
+      const point = read.spans[0]?.key as ProfilePoint;
+      this.deps.log.warn(
+        { point: point.id, address: read.address },
+        "point answers exception 2; treated as not implemented",
+      );
+      this.unsupported.push(point);
+      this.replan();
+      return [];
+    }
+    for (const cut of cutsFromIllegalAddress(read)) this.cuts.add(cut);
+    this.deps.log.info(
+      { address: read.address, count: read.count },
+      "read answered exception 2; splitting it from now on",
+    );
+    this.replan();
+    return planReads(read.spans, this.limits, this.cuts);
+  }
+
+  private replan(): void {
+    const supported = this.deps.profile.profile.points.filter((p) => !this.unsupported.includes(p));
+    this.plan = planReads(
+      supported.map((point) => ({ key: point, fn: point.function ?? "holding", ...pointSpan(point) })),
+      this.limits,
+      this.cuts,
+    );
+    this.state.requestsPerCycle = this.plan.length;
   }
 
   private setStatus(status: DeviceState["status"], lastError: DeviceState["lastError"]): void {

@@ -3,6 +3,7 @@ import Modbus from "modbus-serial";
 import type { Logger } from "pino";
 import type { ConnectionConfig } from "../config/site-schema.js";
 import { EdgeError, ModbusExceptionError } from "../errors.js";
+import type { ReadFunction } from "./request-plan.js";
 
 /**
  * One Modbus TCP connection, shared by every unit id behind it and strictly serialised:
@@ -24,14 +25,17 @@ export class ModbusTcpConnection {
     this.client.setTimeout(config.timeoutMs);
   }
 
-  /** Reads `count` holding registers (function 03) of `unitId` starting at `address`. */
-  readHoldingRegisters(unitId: number, address: number, count: number): Promise<number[]> {
+  /** Reads `count` holding (function 03) or input (04) registers of `unitId` from `address`. */
+  readRegisters(unitId: number, fn: ReadFunction, address: number, count: number): Promise<number[]> {
     return this.serialised(async () => {
       await this.ensureOpen();
       this.client.setID(unitId);
       try {
-        const result = await this.client.readHoldingRegisters(address, count);
-        this.log.trace({ unitId, address, count, data: result.data }, "read holding registers");
+        const result =
+          fn === "holding"
+            ? await this.client.readHoldingRegisters(address, count)
+            : await this.client.readInputRegisters(address, count);
+        this.log.trace({ unitId, fn, address, count, data: result.data }, "read registers");
         return result.data;
       } catch (err) {
         throw this.translate(err, address);
@@ -68,6 +72,7 @@ export class ModbusTcpConnection {
     try {
       await this.client.connectTCP(host, { port, timeout: timeoutMs });
       this.log.info({ host, port }, "connected");
+      if (this.config.pauseAfterConnectMs > 0) await sleep(this.config.pauseAfterConnectMs);
     } catch (err) {
       throw new EdgeError("EDGE_ERR_MODBUS_CONNECT", `cannot connect to ${host}:${port}: ${(err as Error).message}`, {
         cause: err,

@@ -13,6 +13,12 @@ export const TcpConnectionSchema = Type.Object(
     timeoutMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
     /** Pause between two requests on this connection (some gateways need it). */
     delayBetweenRequestsMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 0 }),
+    /** Pause after the connection opened before the first request (slow gateways). */
+    pauseAfterConnectMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 0 }),
+    /** Upper limit of registers per read for every device on this connection. */
+    maxRegistersPerRead: Type.Integer({ minimum: 1, maximum: 125, default: 125 }),
+    /** Largest gap of unneeded registers read to save a request (31 suits TCP). */
+    maxGap: Type.Integer({ minimum: 0, maximum: 124, default: 31 }),
   },
   { additionalProperties: false },
 );

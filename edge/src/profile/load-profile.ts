@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { Value } from "@sinclair/typebox/value";
 import { naturesDir, profilesDir } from "@steinmetz/firmware-config";
 import { parse } from "yaml";
 import { type Problem, validate } from "../config/validate.js";
 import { EdgeError } from "../errors.js";
-import { type Nature, NatureSchema, POINT_TYPE_REGISTERS, type Profile, ProfileSchema } from "./profile-schema.js";
+import { type Nature, NatureSchema, type Profile, ProfileSchema, pointSpan } from "./profile-schema.js";
 
 /** Where profiles and natures are read from (the firmware-config package by default). */
 export interface ProfileDirs {
@@ -25,7 +26,7 @@ export interface LoadedProfile {
 /**
  * Reads and fully checks one profile, referenced as `<class>/<id>` (e.g. `inverter/sunspec-model103-tcp`):
  * the schema, that id and class match the file's place, that every point exists in the class's nature,
- * and that each point and its scale-factor register lie inside one block (read together).
+ * and that each point and its scale-factor register fit in one read.
  * Throws `EDGE_ERR_PROFILE_INVALID` listing every problem with its path.
  */
 export function loadProfile(ref: string, dirs: ProfileDirs = defaultDirs): LoadedProfile {
@@ -36,9 +37,9 @@ export function loadProfile(ref: string, dirs: ProfileDirs = defaultDirs): Loade
       `profile ${ref} is invalid:\n${problems.map((p) => `  ${file}: ${p.path}: ${p.message}`).join("\n")}`,
     );
   const data = readYaml(file, fail);
-  const schemaProblems = validate(ProfileSchema, data);
+  const profile = Value.Default(ProfileSchema, data) as Profile;
+  const schemaProblems = validate(ProfileSchema, profile);
   if (schemaProblems.length > 0) throw fail(schemaProblems);
-  const profile = data as Profile;
 
   const problems: Problem[] = [];
   if (profile.id !== basename(ref))
@@ -55,13 +56,12 @@ export function loadProfile(ref: string, dirs: ProfileDirs = defaultDirs): Loade
     if (!(point.id in nature.points)) {
       problems.push({ path: `${path}/id`, message: `"${point.id}" is not a point of nature "${profile.class}"` });
     }
-    const block = profile.blocks.find(
-      (b) => point.address >= b.address && point.address + POINT_TYPE_REGISTERS[point.type] <= b.address + b.count,
-    );
-    if (!block) problems.push({ path: `${path}/address`, message: "lies outside every block" });
-    const sf = point.scale?.register;
-    if (block && sf !== undefined && (sf < block.address || sf >= block.address + block.count)) {
-      problems.push({ path: `${path}/scale/register`, message: "must lie in the same block as the point" });
+    const span = pointSpan(point);
+    if (span.count > profile.defaults.maxRegistersPerRead) {
+      problems.push({
+        path: `${path}/scale/register`,
+        message: `value and scale factor span ${span.count} registers; they must fit in one read of ${profile.defaults.maxRegistersPerRead}`,
+      });
     }
   });
   if (problems.length > 0) throw fail(problems);

@@ -1,27 +1,32 @@
 import { type Static, Type } from "@sinclair/typebox";
-
-/** Register data types a profile point can have (SunSpec names where they exist). */
-export const PointType = Type.Union([
-  Type.Literal("int16"),
-  Type.Literal("uint16"),
-  Type.Literal("int32"),
-  Type.Literal("uint32"),
-  Type.Literal("acc32"),
-  Type.Literal("enum16"),
-]);
-export type PointType = Static<typeof PointType>;
-
-/** Number of 16-bit registers each type occupies. */
-export const POINT_TYPE_REGISTERS: Readonly<Record<PointType, number>> = {
-  int16: 1,
-  uint16: 1,
-  int32: 2,
-  uint32: 2,
-  acc32: 2,
-  enum16: 1,
-};
+import { NUMERIC_TYPES } from "../acquisition/decode.js";
 
 const Address = Type.Integer({ minimum: 0, maximum: 65535 });
+const ByteOrder = Type.Union([Type.Literal("ABCD"), Type.Literal("CDAB"), Type.Literal("BADC"), Type.Literal("DCBA")]);
+const NumericType = Type.Union(Object.keys(NUMERIC_TYPES).map((t) => Type.Literal(t as keyof typeof NUMERIC_TYPES)));
+
+/** One point of a profile: where its value lives and how to decode it. */
+export const ProfilePointSchema = Type.Object(
+  {
+    /** Canonical point id from the class's nature. */
+    id: Type.String({ pattern: "^[a-z][a-z0-9_]*$" }),
+    address: Address,
+    type: NumericType,
+    /** Holding registers (function 03, default) or input registers (function 04). */
+    function: Type.Optional(Type.Union([Type.Literal("holding"), Type.Literal("input")])),
+    /** Byte/word order; the profile's default when absent. */
+    order: Type.Optional(ByteOrder),
+    /** Fixed factor and/or a register holding a SunSpec scale factor (value × 10^sf × factor). */
+    scale: Type.Optional(
+      Type.Object(
+        { factor: Type.Optional(Type.Number()), register: Type.Optional(Address) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ProfilePoint = Static<typeof ProfilePointSchema>;
 
 /** Schema of `firmware-config/profiles/<class>/<id>.yaml`. */
 export const ProfileSchema = Type.Object(
@@ -30,46 +35,26 @@ export const ProfileSchema = Type.Object(
     class: Type.String({ minLength: 1 }),
     brand: Type.String({ minLength: 1 }),
     product: Type.String({ minLength: 1 }),
-    protocol: Type.Literal("modbus-tcp"),
+    protocol: Type.Union([Type.Literal("modbus-tcp"), Type.Literal("modbus-rtu")]),
     defaults: Type.Object(
       {
-        port: Type.Integer({ minimum: 1, maximum: 65535 }),
+        port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
         unitId: Type.Integer({ minimum: 0, maximum: 255 }),
+        /** Some devices answer fewer than the 125 registers Modbus allows per read. */
+        maxRegistersPerRead: Type.Integer({ minimum: 1, maximum: 125, default: 125 }),
       },
       { additionalProperties: false },
     ),
-    blocks: Type.Array(
-      Type.Object(
-        { address: Address, count: Type.Integer({ minimum: 1, maximum: 125 }) },
-        { additionalProperties: false },
-      ),
-      { minItems: 1 },
-    ),
-    points: Type.Array(
-      Type.Object(
-        {
-          id: Type.String({ pattern: "^[a-z][a-z0-9_]*$" }),
-          address: Address,
-          type: PointType,
-          /** Fixed scale (multiplied) and/or a register holding a SunSpec scale factor (10^sf). */
-          scale: Type.Optional(
-            Type.Object(
-              { factor: Type.Optional(Type.Number()), register: Type.Optional(Address) },
-              { additionalProperties: false },
-            ),
-          ),
-        },
-        { additionalProperties: false },
-      ),
-      { minItems: 1 },
-    ),
+    /** Default byte/word order of multi-register values. */
+    order: Type.Optional(ByteOrder),
+    /** "sunspec": SunSpec's not-implemented values give no value; "none": every value counts. */
+    sentinels: Type.Union([Type.Literal("sunspec"), Type.Literal("none")], { default: "sunspec" }),
+    points: Type.Array(ProfilePointSchema, { minItems: 1 }),
   },
   { additionalProperties: false },
 );
-/** A validated device profile. */
+/** A validated device profile, defaults applied. */
 export type Profile = Static<typeof ProfileSchema>;
-/** One point of a profile. */
-export type ProfilePoint = Profile["points"][number];
 
 /** Schema of `firmware-config/natures/<class>.yaml`. */
 export const NatureSchema = Type.Object(
@@ -84,3 +69,12 @@ export const NatureSchema = Type.Object(
 );
 /** A device class: its canonical points and their units. */
 export type Nature = Static<typeof NatureSchema>;
+
+/** The registers a point needs in one read: its value and, when it has one, its scale factor. */
+export function pointSpan(point: ProfilePoint): { address: number; count: number } {
+  const end = point.address + NUMERIC_TYPES[point.type];
+  const sf = point.scale?.register;
+  if (sf === undefined) return { address: point.address, count: end - point.address };
+  const start = Math.min(point.address, sf);
+  return { address: start, count: Math.max(end, sf + 1) - start };
+}

@@ -1,0 +1,58 @@
+/**
+ * A real Modbus TCP server on 127.0.0.1 serving a sparse register image: addresses not in the
+ * image answer exception 02 (as devices do for gaps in their map), and every request is logged.
+ */
+import { findFreePort } from "@steinmetz/sim";
+import ModbusRTU from "modbus-serial";
+
+export interface RegisterServer {
+  port: number;
+  /** Every read as `fn:address+count`, in order. */
+  requests: string[];
+  /** Makes the next reads covering `address` answer this exception code (e.g. 4, device failure). */
+  failAt(address: number, code: number | undefined): void;
+  close(): Promise<void>;
+}
+
+/** Starts a server whose holding and input registers are `image` (address → value) for `unitId`. */
+export async function startRegisterServer(image: ReadonlyMap<number, number>, unitId = 1): Promise<RegisterServer> {
+  const port = await findFreePort();
+  const requests: string[] = [];
+  const failures = new Map<number, number>();
+  const read = (fn: string) => (address: number, length: number) => {
+    requests.push(`${fn}:${address}+${length}`);
+    const words: number[] = [];
+    for (let a = address; a < address + length; a++) {
+      const failure = failures.get(a);
+      if (failure !== undefined) throw { modbusErrorCode: failure };
+      const value = image.get(a);
+      if (value === undefined) throw { modbusErrorCode: 2 };
+      words.push(value);
+    }
+    return words;
+  };
+  const vector = {
+    getMultipleHoldingRegisters: read("holding"),
+    getMultipleInputRegisters: read("input"),
+    getHoldingRegister: (address: number) => read("holding")(address, 1)[0] as number,
+    getInputRegister: (address: number) => read("input")(address, 1)[0] as number,
+  };
+  const server = new ModbusRTU.ServerTCP(vector, { host: "127.0.0.1", port, unitID: unitId });
+  await new Promise<void>((resolve, reject) => {
+    server.on("initialized", () => resolve());
+    server.on("serverError", reject);
+  });
+  return {
+    port,
+    requests,
+    failAt: (address, code) => (code === undefined ? failures.delete(address) : failures.set(address, code)),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** An image with `value(address)` at every address in the given ranges [start, end). */
+export function imageOf(ranges: [number, number][], value = (a: number) => a % 1000): Map<number, number> {
+  const image = new Map<number, number>();
+  for (const [start, end] of ranges) for (let a = start; a < end; a++) image.set(a, value(a));
+  return image;
+}
