@@ -14,12 +14,21 @@ export interface RegisterServer {
   close(): Promise<void>;
 }
 
-/** Starts a server whose holding and input registers are `image` (address → value) for `unitId`. */
-export async function startRegisterServer(image: ReadonlyMap<number, number>, unitId = 1): Promise<RegisterServer> {
+/** Register images of a simulated device (address → value); `input` defaults to `holding`. */
+export interface RegisterImages {
+  holding: ReadonlyMap<number, number>;
+  input?: ReadonlyMap<number, number>;
+  unitId?: number;
+}
+
+/** Starts a server answering `unitId` (default 1) from the given images. */
+export async function startRegisterServer(images: RegisterImages): Promise<RegisterServer> {
+  const unitId = images.unitId ?? 1;
   const port = await findFreePort();
   const requests: string[] = [];
   const failures = new Map<number, number>();
-  const read = (fn: string) => (address: number, length: number) => {
+  const read = (fn: "holding" | "input") => (address: number, length: number) => {
+    const image = (fn === "input" ? images.input : undefined) ?? images.holding;
     requests.push(`${fn}:${address}+${length}`);
     const words: number[] = [];
     for (let a = address; a < address + length; a++) {
