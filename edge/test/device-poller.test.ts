@@ -62,13 +62,13 @@ t.test("a silent unit id goes to fault once, with comm-error readings, and never
 
 t.test("coalescing, a barrier learned from exception 02, unsupported points, and other exceptions", async (t) => {
   // Registers 100..109 and 140..149 (holding) and 10..11 (input) exist; 110..139 is a hole.
-  const server = await startRegisterServer(
-    imageOf([
+  const server = await startRegisterServer({
+    holding: imageOf([
       [100, 110],
       [140, 150],
       [10, 12],
     ]),
-  );
+  });
   t.teardown(() => server.close());
   const conn = new ModbusTcpConnection(tcp("gw", server.port), log);
   t.teardown(() => conn.close());
