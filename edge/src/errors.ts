@@ -9,6 +9,10 @@ export const EDGE_ERRORS = {
   EDGE_ERR_MODBUS_EXCEPTION: { retryable: true, text: "device answered with a Modbus exception" },
   EDGE_ERR_MODBUS_TIMEOUT: { retryable: true, text: "device did not answer in time" },
   EDGE_ERR_MODBUS_CONNECT: { retryable: true, text: "connection to the device failed" },
+  EDGE_ERR_SUNSPEC_NOT_FOUND: {
+    retryable: true,
+    text: "no SunSpec device of the profile's class answers at the configured bases",
+  },
   EDGE_ERR_BUFFER: { retryable: false, text: "reading buffer (SQLite) failed" },
   EDGE_ERR_HUB_UNAVAILABLE: { retryable: true, text: "hub is unreachable or closed the sync stream" },
   EDGE_ERR_LINK_INSECURE: {

@@ -2,6 +2,9 @@
  * `npm run edge -- --config SITE.yaml [--insecure-dev]`
  * Env: EDGE_DATA_DIR (.data/edge), HUB_URL (else the config's hub.url), EDGE_HTTP_PORT (8080),
  * EDGE_HTTP_HOST (127.0.0.1), LOG_LEVEL (info).
+ *
+ * `npm run edge -- scan --host H [--port 502] [--unit-ids 1,126] [--timeout-ms 1000]` probes a bus
+ * and prints JSON (see scan.ts).
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -9,12 +12,51 @@ import pino from "pino";
 import { startEdgeAgent } from "./agent.js";
 import { loadSiteFile } from "./config/load-site.js";
 import { EdgeError } from "./errors.js";
+import { scan } from "./scan.js";
 
-const log = pino({ name: "edge", level: process.env.LOG_LEVEL ?? "info" });
+// Logs go to stderr so that command output (scan JSON) on stdout stays clean.
+const log = pino({ name: "edge", level: process.env.LOG_LEVEL ?? "info" }, pino.destination(2));
 
 function fail(message: string, exitCode: number): never {
   process.stderr.write(`${message}\n`);
   process.exit(exitCode);
+}
+
+if (process.argv[2] === "scan") await runScan(process.argv.slice(3));
+
+async function runScan(argv: string[]): Promise<never> {
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        host: { type: "string" },
+        port: { type: "string", default: "502" },
+        "unit-ids": { type: "string", default: "1,126" },
+        "timeout-ms": { type: "string", default: "1000" },
+        serial: { type: "string" },
+        baud: { type: "string" },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    fail(`edge scan: ${(err as Error).message}`, 2);
+  }
+  if (values.serial) fail("edge scan: serial lines need Modbus RTU, which this version cannot read yet", 2);
+  const unitIds = (values["unit-ids"] ?? "").split(",").map(Number);
+  const port = Number(values.port);
+  if (!values.host || !Number.isInteger(port) || unitIds.some((u) => !Number.isInteger(u) || u < 0 || u > 255)) {
+    fail("usage: npm run edge -- scan --host H [--port 502] [--unit-ids 1,126] [--timeout-ms 1000]", 2);
+  }
+  const result = await scan({
+    host: values.host,
+    port,
+    unitIds,
+    timeoutMs: Number(values["timeout-ms"]),
+    log: log.child({ component: "scan" }),
+  }).catch((err) => fail(`edge scan: ${err instanceof EdgeError ? `${err.code}: ` : ""}${(err as Error).message}`, 1));
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  process.exit(0);
 }
 
 let args: ReturnType<typeof parse>;

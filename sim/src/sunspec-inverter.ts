@@ -22,6 +22,15 @@ export interface SunSpecInverterSimOptions {
   now?: () => number;
   /** File that keeps the lifetime energy counter across restarts (the counter never goes back). */
   stateFile?: string;
+  /** SunSpec base address: 40000 (default), 0 or 50000. */
+  base?: number;
+  /**
+   * How the model chain ends: the 0xFFFF end marker (default), "zeros" (ID 0, L 0), or "none"
+   * (the register map simply ends: reading the end header answers exception 02).
+   */
+  endMarker?: "ffff" | "zeros" | "none";
+  /** Adds a grid meter behind the inverter: a second common model 1 and meter model 203. */
+  meter?: boolean;
 }
 
 /** A running simulator. */
@@ -29,18 +38,16 @@ export interface SunSpecInverterSim {
   readonly host: string;
   readonly port: number;
   readonly unitId: number;
-  /** Current AC power in W and lifetime energy in Wh, as last served. */
-  snapshot(): { powerW: number; energyWh: number };
+  /** Current AC power in W, lifetime energy in Wh and the meter's grid power (import > 0), as last served. */
+  snapshot(): { powerW: number; energyWh: number; gridW: number };
   close(): Promise<void>;
 }
 
-/** SunSpec register layout served by the simulator (base 40000: "SunS", model 1, model 103, end). */
+/** Default SunSpec base address of the simulator. */
 export const SUNSPEC_BASE = 40000;
-const MODEL1_AT = SUNSPEC_BASE + 2;
 const MODEL1_LENGTH = 66;
-const MODEL103_AT = MODEL1_AT + 2 + MODEL1_LENGTH; // 40070
 const MODEL103_LENGTH = 50;
-const END_AT = MODEL103_AT + 2 + MODEL103_LENGTH; // 40122
+const MODEL203_LENGTH = 105;
 
 const NOT_IMPLEMENTED_INT16 = 0x8000;
 const NOT_IMPLEMENTED_UINT16 = 0xffff;
@@ -69,20 +76,38 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
   let powerW = 0;
   let lastUpdate = startedReal;
 
-  const image = new RegisterImage(SUNSPEC_BASE, END_AT + 2 - SUNSPEC_BASE);
-  image.setString(SUNSPEC_BASE, 2, "SunS");
-  image.set(MODEL1_AT, 1);
-  image.set(MODEL1_AT + 1, MODEL1_LENGTH);
-  image.setString(MODEL1_AT + 2, 16, "SteinmetZ");
-  image.setString(MODEL1_AT + 18, 16, "SIM-TRI-10K");
-  image.setString(MODEL1_AT + 34, 8, "");
-  image.setString(MODEL1_AT + 42, 8, "1.0.0");
-  image.setString(MODEL1_AT + 50, 16, options.serialNumber ?? "SIM0000001");
-  image.set(MODEL1_AT + 66, unitId);
+  // Layout: "SunS", model 1, model 103, [model 1, model 203], end marker.
+  const base = options.base ?? SUNSPEC_BASE;
+  const MODEL1_AT = base + 2;
+  const MODEL103_AT = MODEL1_AT + 2 + MODEL1_LENGTH;
+  const METER1_AT = MODEL103_AT + 2 + MODEL103_LENGTH;
+  const MODEL203_AT = METER1_AT + 2 + MODEL1_LENGTH;
+  const END_AT = options.meter ? MODEL203_AT + 2 + MODEL203_LENGTH : METER1_AT;
+  const endMarker = options.endMarker ?? "ffff";
+  const image = new RegisterImage(base, END_AT + (endMarker === "none" ? 0 : 2) - base);
+  image.setString(base, 2, "SunS");
+  const common = (at: number, model: string, serial: string) => {
+    image.set(at, 1);
+    image.set(at + 1, MODEL1_LENGTH);
+    image.setString(at + 2, 16, "SteinmetZ");
+    image.setString(at + 18, 16, model);
+    image.setString(at + 34, 8, "");
+    image.setString(at + 42, 8, "1.0.0");
+    image.setString(at + 50, 16, serial);
+    image.set(at + 66, unitId);
+  };
+  common(MODEL1_AT, "SIM-TRI-10K", options.serialNumber ?? "SIM0000001");
   image.set(MODEL103_AT, 103);
   image.set(MODEL103_AT + 1, MODEL103_LENGTH);
-  image.set(END_AT, 0xffff);
-  image.set(END_AT + 1, 0);
+  if (options.meter) {
+    common(METER1_AT, "SIM-METER-3P", "SIMMETER01");
+    image.set(MODEL203_AT, 203);
+    image.set(MODEL203_AT + 1, MODEL203_LENGTH);
+  }
+  if (endMarker === "ffff") image.set(END_AT, 0xffff);
+  let importWh = 2_345_678;
+  let exportWh = 987_654;
+  let gridW = 0;
 
   /** Simulated time: real time since start, sped up, anchored at the real start. */
   const simTime = (real: number) => startedReal + (real - startedReal) * speed;
@@ -132,6 +157,26 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
     for (let p = 0; p < 3; p++) image.set(r(34 + p), NOT_IMPLEMENTED_INT16); // TmpSnk, TmpTrns, TmpOt
     image.setInt16(r(37), -1); // Tmp_SF
     image.set(r(38), ac > 0 ? ST_MPPT : ST_SLEEPING); // St
+    if (options.meter) {
+      // House load around 600 W; the meter sees load minus PV (import positive, export negative).
+      const load = 600 + 400 * Math.sin(t / 1_800_000) ** 2;
+      const grid = Math.round(load - ac);
+      importWh += Math.max(0, ((gridW + grid) / 2) * dtHours);
+      exportWh += Math.max(0, (-(gridW + grid) / 2) * dtHours);
+      gridW = grid;
+      const m = (offset: number) => MODEL203_AT + offset;
+      image.setInt16(m(2), Math.round((Math.abs(grid) / 230) * 100)); // A
+      image.setInt16(m(6), -2); // A_SF
+      image.setInt16(m(8), Math.round(phaseV * 10)); // PhVphA
+      image.setInt16(m(15), -1); // V_SF
+      image.setInt16(m(16), 5000); // Hz
+      image.setInt16(m(17), -2); // Hz_SF
+      image.setInt16(m(18), grid); // W
+      image.setInt16(m(22), 0); // W_SF
+      image.setUint32(m(38), Math.floor(exportWh)); // TotWhExp
+      image.setUint32(m(46), Math.floor(importWh)); // TotWhImp
+      image.setInt16(m(54), 0); // TotWh_SF
+    }
   }
   update();
 
@@ -155,7 +200,7 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
     host,
     port,
     unitId,
-    snapshot: () => ({ powerW, energyWh }),
+    snapshot: () => ({ powerW, energyWh, gridW }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -6,6 +6,8 @@ import type { DeviceConfig } from "../config/site-schema.js";
 import { EdgeError, ModbusExceptionError } from "../errors.js";
 import type { LoadedProfile } from "../profile/load-profile.js";
 import { type Profile, type ProfilePoint, pointSpan } from "../profile/profile-schema.js";
+import { discoverSunSpec } from "../sunspec/discovery.js";
+import { classOfChain, pointsFromChain } from "../sunspec/points.js";
 import { type Decoded, decodePoint, type PointEncoding } from "./decode.js";
 import type { ModbusTcpConnection } from "./modbus-tcp-connection.js";
 import { cutsFromIllegalAddress, type PlanLimits, type PlannedRead, planReads } from "./request-plan.js";
@@ -72,6 +74,9 @@ export class DevicePoller {
   /** Points the device answers exception 02 for. */
   private readonly unsupported: ProfilePoint[] = [];
   private plan: PlannedRead<ProfilePoint>[] = [];
+  /** The points read: the profile's, plus those of the discovered SunSpec models. */
+  private points: ProfilePoint[];
+  private discovered = false;
 
   constructor(
     readonly device: DeviceConfig,
@@ -89,6 +94,7 @@ export class DevicePoller {
       failedCycles: 0,
     };
     const { profile } = deps.profile;
+    this.points = profile.points;
     this.unitId = device.unitId ?? profile.defaults.unitId;
     this.limits = {
       maxRegisters: Math.min(profile.defaults.maxRegistersPerRead, deps.connection.config.maxRegistersPerRead),
@@ -126,6 +132,7 @@ export class DevicePoller {
       const readings: NewReading[] = [];
       let requests = 0;
       for (const point of this.unsupported) readings.push(reading(point, NOT_IMPLEMENTED));
+      if (profile.sunspec && !this.discovered) await this.discover();
       const pending = [...this.plan];
       for (let read = pending.shift(); read; read = pending.shift()) {
         requests++;
@@ -197,8 +204,36 @@ export class DevicePoller {
     return planReads(read.spans, this.limits, this.cuts);
   }
 
+  /**
+   * Discovers the SunSpec chain and reads every mapped point of the first logical device of the
+   * profile's class that the nature knows (repeated groups as `<id>_<n>`).
+   */
+  private async discover(): Promise<void> {
+    const { profile, nature } = this.deps.profile;
+    const read = (address: number, count: number) =>
+      this.deps.connection.readRegisters(this.unitId, "holding", address, count);
+    const found = await discoverSunSpec(read, profile.sunspec?.bases);
+    const device = found?.devices.find((d) => classOfChain(d.models) === profile.class);
+    if (!found || !device) {
+      throw new EdgeError(
+        "EDGE_ERR_SUNSPEC_NOT_FOUND",
+        found ? `no ${profile.class} in the SunSpec chain at ${found.base}` : "no SunSpec marker at any base",
+      );
+    }
+    const known = (id: string) => id in nature.points || id.replace(/_\d+$/, "") in nature.points;
+    this.points = [...pointsFromChain(device.models).filter((p) => known(p.id)), ...profile.points];
+    this.unsupported.length = 0;
+    this.cuts.clear();
+    this.discovered = true;
+    this.deps.log.info(
+      { base: found.base, models: device.models.map((m) => m.id), points: this.points.length },
+      "SunSpec device discovered",
+    );
+    this.replan();
+  }
+
   private replan(): void {
-    const supported = this.deps.profile.profile.points.filter((p) => !this.unsupported.includes(p));
+    const supported = this.points.filter((p) => !this.unsupported.includes(p));
     this.plan = planReads(
       supported.map((point) => ({ key: point, fn: point.function ?? "holding", ...pointSpan(point) })),
       this.limits,

@@ -48,6 +48,9 @@ export function loadProfile(ref: string, dirs: ProfileDirs = defaultDirs): Loade
     problems.push({ path: "/class", message: `must equal the folder name "${dirname(ref)}"` });
   }
   const nature = loadNature(profile.class, dirs, fail);
+  if (profile.points.length === 0 && !profile.sunspec) {
+    problems.push({ path: "/points", message: "must list points (or use sunspec discovery)" });
+  }
   const seen = new Set<string>();
   profile.points.forEach((point, i) => {
     const path = `/points/${i}`;

@@ -49,7 +49,17 @@ export const ProfileSchema = Type.Object(
     order: Type.Optional(ByteOrder),
     /** "sunspec": SunSpec's not-implemented values give no value; "none": every value counts. */
     sentinels: Type.Union([Type.Literal("sunspec"), Type.Literal("none")], { default: "sunspec" }),
-    points: Type.Array(ProfilePointSchema, { minItems: 1 }),
+    /**
+     * SunSpec devices: discover the model chain at these bases and read every mapped point of the
+     * first logical device of the profile's class (points listed below are read in addition).
+     */
+    sunspec: Type.Optional(
+      Type.Object(
+        { bases: Type.Array(Address, { minItems: 1, default: [40000, 0, 50000] }) },
+        { additionalProperties: false },
+      ),
+    ),
+    points: Type.Array(ProfilePointSchema, { default: [] }),
   },
   { additionalProperties: false },
 );

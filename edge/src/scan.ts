@@ -1,0 +1,119 @@
+import type { Logger } from "pino";
+import { decodePoint } from "./acquisition/decode.js";
+import { ModbusTcpConnection } from "./acquisition/modbus-tcp-connection.js";
+import { planReads } from "./acquisition/request-plan.js";
+import { EdgeError } from "./errors.js";
+import { pointSpan } from "./profile/profile-schema.js";
+import { discoverSunSpec, SUNSPEC_BASES } from "./sunspec/discovery.js";
+import { classOfChain, pointsFromChain } from "./sunspec/points.js";
+
+/** What to probe. */
+export interface ScanOptions {
+  host: string;
+  port: number;
+  /** Unit ids to try (SunSpec devices answer at 1 or 126 by default). */
+  unitIds?: number[];
+  timeoutMs?: number;
+  log: Logger;
+}
+
+/** One logical SunSpec device found behind a unit id. */
+export interface ScannedDevice {
+  manufacturer: string;
+  model: string;
+  version: string;
+  serialNumber: string;
+  /** inverter, meter or battery, from the models it carries. */
+  class: string | null;
+  models: { id: number; address: number; length: number }[];
+  /** Profile to configure it with (`<class>/<id>`). */
+  suggestedProfile: string | null;
+  /** One decoded read of its mapped points, in the nature's units (null: not implemented). */
+  values: Record<string, number | null>;
+}
+
+/** The result of a scan, printed as JSON by `npm run edge -- scan`. */
+export interface ScanResult {
+  host: string;
+  port: number;
+  units: { unitId: number; answers: boolean; sunspec: { base: number; devices: ScannedDevice[] } | null }[];
+}
+
+/**
+ * Probes a Modbus TCP endpoint: which unit ids answer (a Modbus exception is an answer, a timeout
+ * is not), where their SunSpec chain starts, what each logical device is, the profile to use for
+ * it, and one decoded read of its points. Works with any standards-conforming SunSpec device.
+ */
+export async function scan(options: ScanOptions): Promise<ScanResult> {
+  const connection = new ModbusTcpConnection(
+    {
+      id: "scan",
+      type: "tcp",
+      host: options.host,
+      port: options.port,
+      timeoutMs: options.timeoutMs ?? 1000,
+      delayBetweenRequestsMs: 0,
+      pauseAfterConnectMs: 0,
+      maxRegistersPerRead: 125,
+      maxGap: 31,
+    },
+    options.log,
+  );
+  const result: ScanResult = { host: options.host, port: options.port, units: [] };
+  try {
+    for (const unitId of options.unitIds ?? [1, 126]) {
+      let answers = false;
+      const read = async (address: number, count: number) => {
+        try {
+          const words = await connection.readRegisters(unitId, "holding", address, count);
+          answers = true;
+          return words;
+        } catch (err) {
+          if (err instanceof EdgeError && err.code === "EDGE_ERR_MODBUS_EXCEPTION") answers = true;
+          throw err;
+        }
+      };
+      const found = await discoverSunSpec(read, SUNSPEC_BASES);
+      const devices: ScannedDevice[] = [];
+      for (const device of found?.devices ?? []) {
+        const cls = classOfChain(device.models) ?? null;
+        devices.push({
+          manufacturer: device.manufacturer,
+          model: device.model,
+          version: device.version,
+          serialNumber: device.serialNumber,
+          class: cls,
+          models: device.models,
+          suggestedProfile: cls ? `${cls}/sunspec-${cls}-tcp` : null,
+          values: await readOnce(read, pointsFromChain(device.models)),
+        });
+      }
+      result.units.push({ unitId, answers, sunspec: found ? { base: found.base, devices } : null });
+    }
+  } finally {
+    await connection.close();
+  }
+  return result;
+}
+
+async function readOnce(
+  read: (address: number, count: number) => Promise<number[]>,
+  points: ReturnType<typeof pointsFromChain>,
+): Promise<Record<string, number | null>> {
+  const values: Record<string, number | null> = {};
+  const reads = planReads(
+    points.map((p) => ({ key: p, fn: "holding" as const, ...pointSpan(p) })),
+    { maxRegisters: 125, maxGap: 31 },
+  );
+  for (const r of reads) {
+    const words = await read(r.address, r.count);
+    for (const { key } of r.spans) {
+      values[key.id] = decodePoint(
+        { address: key.address, type: key.type, scaleRegister: key.scale?.register },
+        words,
+        r.address,
+      ).value;
+    }
+  }
+  return values;
+}
