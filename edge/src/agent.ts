@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { credentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { DevicePoller } from "./acquisition/device-poller.js";
-import { ModbusTcpConnection } from "./acquisition/modbus-tcp-connection.js";
+import { ModbusConnection } from "./acquisition/modbus-connection.js";
 import { ReadingBuffer } from "./buffer/reading-buffer.js";
 import { systemClockSync } from "./clock.js";
 import type { LoadedSite } from "./config/load-site.js";
@@ -73,13 +73,13 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
   const connections = new Map(
     site.config.connections.map((c) => [
       c.id,
-      new ModbusTcpConnection(c, log.child({ component: "modbus", connection: c.id })),
+      new ModbusConnection(c, log.child({ component: "modbus", connection: c.id })),
     ]),
   );
   const pollers = site.config.devices.map(
     (device) =>
       new DevicePoller(device, {
-        connection: connections.get(device.connection) as ModbusTcpConnection,
+        connection: connections.get(device.connection) as ModbusConnection,
         profile: site.profiles.get(device.profile) as NonNullable<ReturnType<typeof site.profiles.get>>,
         log: log.child({ device: device.id }),
         clockSynced,

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { decodePoint } from "./acquisition/decode.js";
-import { ModbusTcpConnection } from "./acquisition/modbus-tcp-connection.js";
+import { ModbusConnection } from "./acquisition/modbus-connection.js";
 import { planReads } from "./acquisition/request-plan.js";
 import { EdgeError } from "./errors.js";
 import { pointSpan } from "./profile/profile-schema.js";
@@ -45,7 +45,7 @@ export interface ScanResult {
  * it, and one decoded read of its points. Works with any standards-conforming SunSpec device.
  */
 export async function scan(options: ScanOptions): Promise<ScanResult> {
-  const connection = new ModbusTcpConnection(
+  const connection = new ModbusConnection(
     {
       id: "scan",
       type: "tcp",

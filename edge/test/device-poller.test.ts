@@ -4,7 +4,7 @@ import { startSunSpecInverterSim } from "@steinmetz/sim";
 import pino from "pino";
 import t from "tap";
 import { DevicePoller } from "../src/acquisition/device-poller.js";
-import { ModbusTcpConnection } from "../src/acquisition/modbus-tcp-connection.js";
+import { ModbusConnection } from "../src/acquisition/modbus-connection.js";
 import type { NewReading } from "../src/buffer/reading-buffer.js";
 import { loadProfile } from "../src/profile/load-profile.js";
 import { imageOf, startRegisterServer } from "./support/register-server.js";
@@ -24,7 +24,7 @@ const tcp = (id: string, port: number) =>
     maxRegistersPerRead: 125,
     maxGap: 31,
   }) as const;
-const connection = new ModbusTcpConnection(tcp("lan", sim.port), log);
+const connection = new ModbusConnection(tcp("lan", sim.port), log);
 t.teardown(() => connection.close());
 const inverter = loadProfile("inverter/sunspec-model103-tcp");
 
@@ -70,7 +70,7 @@ t.test("coalescing, a barrier learned from exception 02, unsupported points, and
     ]),
   });
   t.teardown(() => server.close());
-  const conn = new ModbusTcpConnection(tcp("gw", server.port), log);
+  const conn = new ModbusConnection(tcp("gw", server.port), log);
   t.teardown(() => conn.close());
   const profile = structuredClone(inverter);
   profile.profile.points = [
@@ -99,7 +99,7 @@ t.test("coalescing, a barrier learned from exception 02, unsupported points, and
   t.same(server.requests, ["holding:100+6", "holding:140+2", "input:10+1"], "the missing point is not asked again");
 
   // A wider gap allowance bridges 106..139 - and the device refuses the hole: learn a cut.
-  const wide = new ModbusTcpConnection({ ...tcp("gw2", server.port), maxGap: 40 }, log);
+  const wide = new ModbusConnection({ ...tcp("gw2", server.port), maxGap: 40 }, log);
   t.teardown(() => wide.close());
   const q = new DevicePoller(
     { id: "dev2", connection: "gw2", unitId: 1, profile: "x/y", pollIntervalMs: 1000 },
@@ -123,7 +123,7 @@ t.test("coalescing, a barrier learned from exception 02, unsupported points, and
 t.test("a device that comes back is ok again, since the moment it recovered", async (t) => {
   const other = await startSunSpecInverterSim();
   const port = other.port;
-  const conn = new ModbusTcpConnection(tcp("b", port), log);
+  const conn = new ModbusConnection(tcp("b", port), log);
   t.teardown(() => conn.close());
   let now = 0;
   const p = new DevicePoller(

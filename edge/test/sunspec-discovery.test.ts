@@ -5,7 +5,7 @@ import { startSunSpecInverterSim } from "@steinmetz/sim";
 import pino from "pino";
 import t from "tap";
 import { DevicePoller } from "../src/acquisition/device-poller.js";
-import { ModbusTcpConnection } from "../src/acquisition/modbus-tcp-connection.js";
+import { ModbusConnection } from "../src/acquisition/modbus-connection.js";
 import type { NewReading } from "../src/buffer/reading-buffer.js";
 import { loadProfile } from "../src/profile/load-profile.js";
 import { scan } from "../src/scan.js";
@@ -40,7 +40,7 @@ function run(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
 
 async function discoverOn(options: Parameters<typeof startSunSpecInverterSim>[0]) {
   const sim = await startSunSpecInverterSim(options);
-  const conn = new ModbusTcpConnection(tcp(sim.port), log);
+  const conn = new ModbusConnection(tcp(sim.port), log);
   try {
     return await discoverSunSpec((a, c) => conn.readRegisters(1, "holding", a, c));
   } finally {
@@ -106,7 +106,7 @@ t.test("a SunSpec profile discovers its device and reads it in one request per m
   const now = Date.UTC(2026, 5, 21, 11, 0);
   const sim = await startSunSpecInverterSim({ meter: true, now: () => now, base: 50000 });
   t.teardown(() => sim.close());
-  const conn = new ModbusTcpConnection(tcp(sim.port), log);
+  const conn = new ModbusConnection(tcp(sim.port), log);
   t.teardown(() => conn.close());
   const committed: NewReading[][] = [];
   const poller = new DevicePoller(

@@ -1,6 +1,7 @@
 /** Simulated site devices for the demo and the tests. */
 export { findFreePort } from "./free-port.js";
 export { RegisterImage } from "./register-image.js";
+export { crc16, type RegisterSource, type RtuOverTcpServer, startRtuOverTcpServer } from "./rtu-over-tcp.js";
 export { irradiance } from "./sun.js";
 export {
   SUNSPEC_BASE,

@@ -9,8 +9,8 @@ import { type Profile, type ProfilePoint, pointSpan } from "../profile/profile-s
 import { discoverSunSpec } from "../sunspec/discovery.js";
 import { classOfChain, pointsFromChain } from "../sunspec/points.js";
 import { type Decoded, decodePoint, type PointEncoding } from "./decode.js";
-import type { ModbusTcpConnection } from "./modbus-tcp-connection.js";
-import { cutsFromIllegalAddress, type PlanLimits, type PlannedRead, planReads } from "./request-plan.js";
+import type { ModbusConnection } from "./modbus-connection.js";
+import { cutsFromIllegalAddress, MAX_GAP, type PlanLimits, type PlannedRead, planReads } from "./request-plan.js";
 
 const NOT_IMPLEMENTED: Decoded = { value: null, quality: Quality.QUALITY_NOT_IMPLEMENTED };
 
@@ -41,7 +41,7 @@ export interface DeviceState {
 
 /** What a poller needs from the agent. */
 export interface DevicePollerDeps {
-  connection: ModbusTcpConnection;
+  connection: ModbusConnection;
   profile: LoadedProfile;
   /** Commits one cycle's readings (the buffer's append). */
   commit: (readings: NewReading[]) => void;
@@ -98,7 +98,7 @@ export class DevicePoller {
     this.unitId = device.unitId ?? profile.defaults.unitId;
     this.limits = {
       maxRegisters: Math.min(profile.defaults.maxRegistersPerRead, deps.connection.config.maxRegistersPerRead),
-      maxGap: deps.connection.config.maxGap,
+      maxGap: deps.connection.config.maxGap ?? (deps.connection.config.type === "tcp" ? MAX_GAP.tcp : MAX_GAP.rtu),
     };
     this.replan();
   }

@@ -46,6 +46,13 @@ export function checkSite(source: string, data: unknown, dirs?: ProfileDirs): Lo
   const config = withDefaults as SiteConfig;
 
   const connectionIds = uniqueIds(config.connections, "/connections", problems);
+  config.connections.forEach((c, i) => {
+    const needs = c.type === "rtu" ? (["path"] as const) : (["host", "port"] as const);
+    for (const field of needs) {
+      if (c[field] === undefined)
+        problems.push({ path: `/connections/${i}`, message: `a ${c.type} connection needs "${field}"` });
+    }
+  });
   uniqueIds(config.devices, "/devices", problems);
   const profiles = new Map<string, LoadedProfile>();
   config.devices.forEach((device, i) => {

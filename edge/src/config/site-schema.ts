@@ -2,13 +2,22 @@ import { type Static, Type } from "@sinclair/typebox";
 
 const Id = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$" });
 
-/** A Modbus TCP endpoint shared by every device (unit id) behind it. */
-export const TcpConnectionSchema = Type.Object(
+/**
+ * One physical Modbus connection, shared by every device (unit id) on it: a TCP endpoint, an RS485
+ * line (`rtu`, a serial device), or RTU frames through a transparent gateway (`rtu-over-tcp`).
+ */
+export const ConnectionSchema = Type.Object(
   {
     id: Id,
-    type: Type.Literal("tcp"),
-    host: Type.String({ minLength: 1 }),
-    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    type: Type.Union([Type.Literal("tcp"), Type.Literal("rtu-over-tcp"), Type.Literal("rtu")]),
+    /** tcp and rtu-over-tcp: the endpoint. */
+    host: Type.Optional(Type.String({ minLength: 1 })),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    /** rtu: the serial device and its line settings. */
+    path: Type.Optional(Type.String({ minLength: 1 })),
+    baudRate: Type.Optional(Type.Integer({ minimum: 1200, maximum: 921_600 })),
+    parity: Type.Optional(Type.Union([Type.Literal("none"), Type.Literal("even"), Type.Literal("odd")])),
+    stopBits: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2)])),
     /** Time to wait for each answer. */
     timeoutMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
     /** Pause between two requests on this connection (some gateways need it). */
@@ -17,8 +26,8 @@ export const TcpConnectionSchema = Type.Object(
     pauseAfterConnectMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 0 }),
     /** Upper limit of registers per read for every device on this connection. */
     maxRegistersPerRead: Type.Integer({ minimum: 1, maximum: 125, default: 125 }),
-    /** Largest gap of unneeded registers read to save a request (31 suits TCP). */
-    maxGap: Type.Integer({ minimum: 0, maximum: 124, default: 31 }),
+    /** Largest gap of unneeded registers read to save a request (default 31 over TCP, 7 for RTU framing). */
+    maxGap: Type.Optional(Type.Integer({ minimum: 0, maximum: 124 })),
   },
   { additionalProperties: false },
 );
@@ -47,7 +56,7 @@ export const SiteConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    connections: Type.Array(TcpConnectionSchema, { minItems: 1 }),
+    connections: Type.Array(ConnectionSchema, { minItems: 1 }),
     devices: Type.Array(DeviceSchema, { minItems: 1 }),
   },
   { additionalProperties: false },
@@ -55,5 +64,5 @@ export const SiteConfigSchema = Type.Object(
 
 /** A validated site configuration, defaults applied. */
 export type SiteConfig = Static<typeof SiteConfigSchema>;
-export type ConnectionConfig = Static<typeof TcpConnectionSchema>;
+export type ConnectionConfig = Static<typeof ConnectionSchema>;
 export type DeviceConfig = Static<typeof DeviceSchema>;

@@ -2,6 +2,8 @@
  * A real Modbus TCP server on 127.0.0.1 serving a sparse register image: addresses not in the
  * image answer exception 02 (as devices do for gaps in their map), and every request is logged.
  */
+
+import type { Server } from "node:net";
 import { findFreePort } from "@steinmetz/sim";
 import ModbusRTU from "modbus-serial";
 
@@ -18,7 +20,10 @@ export interface RegisterServer {
 export interface RegisterImages {
   holding: ReadonlyMap<number, number>;
   input?: ReadonlyMap<number, number>;
+  /** Unit id answered (default 1); 255 answers every unit id. */
   unitId?: number;
+  /** Refuse more simultaneous TCP connections than this (inverters often allow one). */
+  maxConnections?: number;
 }
 
 /** Starts a server answering `unitId` (default 1) from the given images. */
@@ -51,6 +56,9 @@ export async function startRegisterServer(images: RegisterImages): Promise<Regis
     server.on("initialized", () => resolve());
     server.on("serverError", reject);
   });
+  if (images.maxConnections !== undefined) {
+    (server as unknown as { _server: Server })._server.maxConnections = images.maxConnections;
+  }
   return {
     port,
     requests,

@@ -6,12 +6,13 @@ import { EdgeError, ModbusExceptionError } from "../errors.js";
 import type { ReadFunction } from "./request-plan.js";
 
 /**
- * One Modbus TCP connection, shared by every unit id behind it and strictly serialised:
+ * One Modbus connection (TCP, RTU on a serial line, or RTU over TCP), shared by every unit id
+ * on it and strictly serialised:
  * requests from all devices on it queue up and go out one at a time (with the configured
  * pause between them), as an RS485 gateway or a single-slot inverter requires. The socket
  * is opened on first use and reopened after it broke; callers back off on their own.
  */
-export class ModbusTcpConnection {
+export class ModbusConnection {
   // The package's CJS default export: `.default` is the client class under both TS and Node ESM.
   private readonly client = new Modbus.default();
   private queue: Promise<unknown> = Promise.resolve();
@@ -68,13 +69,20 @@ export class ModbusTcpConnection {
   private async ensureOpen(): Promise<void> {
     if (this.closed) throw new EdgeError("EDGE_ERR_MODBUS_CONNECT", `connection ${this.config.id} is closed`);
     if (this.client.isOpen) return;
-    const { host, port, timeoutMs } = this.config;
+    const { type, host = "", port = 502, path = "", timeoutMs } = this.config;
+    const where = type === "rtu" ? path : `${host}:${port}`;
     try {
-      await this.client.connectTCP(host, { port, timeout: timeoutMs });
-      this.log.info({ host, port }, "connected");
+      if (type === "tcp") await this.client.connectTCP(host, { port, timeout: timeoutMs });
+      // modbus-serial calls raw RTU frames over a TCP socket (transparent gateways) its "telnet" port.
+      else if (type === "rtu-over-tcp") await this.client.connectTelnet(host, { port, timeout: timeoutMs });
+      else {
+        const { baudRate = 9600, parity = "none", stopBits = 1 } = this.config;
+        await this.client.connectRTUBuffered(path, { baudRate, parity, stopBits, dataBits: 8 });
+      }
+      this.log.info({ type, where }, "connected");
       if (this.config.pauseAfterConnectMs > 0) await sleep(this.config.pauseAfterConnectMs);
     } catch (err) {
-      throw new EdgeError("EDGE_ERR_MODBUS_CONNECT", `cannot connect to ${host}:${port}: ${(err as Error).message}`, {
+      throw new EdgeError("EDGE_ERR_MODBUS_CONNECT", `cannot connect to ${where}: ${(err as Error).message}`, {
         cause: err,
       });
     }
