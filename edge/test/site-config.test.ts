@@ -49,7 +49,7 @@ t.test("every problem is reported with its path", async (t) => {
   t.match(message, "site.yaml: /devices/0/pollIntervalMs: must be integer");
   t.match(
     problemsOf({ ...valid, connections: [{ ...valid.connections[0], type: "udp" }] }),
-    '/connections/0/type: must be "tcp"',
+    '/connections/0/type: must be one of "tcp", "rtu-over-tcp", "rtu"',
   );
   t.match(problemsOf({ site: valid.site, connections: valid.connections }), '/: missing required property "devices"');
 });
