@@ -87,9 +87,10 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
           buffer.append(readings);
           metrics.readingsCommitted.inc({ device: device.id }, readings.length);
         },
-        onCycle: (ok, durationMs) => {
+        onCycle: (ok, durationMs, overran) => {
           metrics.pollCycles.inc({ device: device.id, result: ok ? "ok" : "failed" });
           if (ok) metrics.pollDuration.observe({ device: device.id }, durationMs / 1000);
+          if (overran) metrics.pollOverruns.inc({ device: device.id });
         },
       }),
   );

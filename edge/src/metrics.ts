@@ -18,6 +18,12 @@ export function createEdgeMetrics() {
       labelNames: ["device", "result"],
       registers,
     }),
+    pollOverruns: new Counter({
+      name: "edge_poll_overruns_total",
+      help: "Poll cycles that took longer than the device's poll interval",
+      labelNames: ["device"],
+      registers,
+    }),
     pollDuration: new Histogram({
       name: "edge_poll_duration_seconds",
       help: "Duration of successful poll cycles",

@@ -32,7 +32,7 @@ function poller(id: string, unitId: number, profile = inverter) {
   const committed: NewReading[][] = [];
   let now = 1_000;
   const p = new DevicePoller(
-    { id, connection: "lan", unitId, profile: "inverter/sunspec-model103-tcp", pollIntervalMs: 1000 },
+    { id, connection: "lan", unitId, profile: "inverter/sunspec-model103-tcp", pollIntervalMs: 1000, slowEvery: 1 },
     { connection, profile, log, commit: (r) => committed.push(r), now: () => now, clockSynced: () => true },
   );
   return { p, committed, tick: (ms: number) => (now += ms) };
@@ -82,7 +82,7 @@ t.test("coalescing, a barrier learned from exception 02, unsupported points, and
   ];
   const committed: NewReading[][] = [];
   const p = new DevicePoller(
-    { id: "dev", connection: "gw", unitId: 1, profile: "x/y", pollIntervalMs: 1000 },
+    { id: "dev", connection: "gw", unitId: 1, profile: "x/y", pollIntervalMs: 1000, slowEvery: 1 },
     { connection: conn, profile, log, commit: (r) => committed.push(r) },
   );
   t.equal(p.state.requestsPerCycle, 4, "planned: 100..105, 140..141, input 10, 300");
@@ -102,7 +102,7 @@ t.test("coalescing, a barrier learned from exception 02, unsupported points, and
   const wide = new ModbusConnection({ ...tcp("gw2", server.port), maxGap: 40 }, log);
   t.teardown(() => wide.close());
   const q = new DevicePoller(
-    { id: "dev2", connection: "gw2", unitId: 1, profile: "x/y", pollIntervalMs: 1000 },
+    { id: "dev2", connection: "gw2", unitId: 1, profile: "x/y", pollIntervalMs: 1000, slowEvery: 1 },
     { connection: wide, profile, log, commit: (r) => committed.push(r) },
   );
   server.requests.length = 0;
@@ -127,7 +127,14 @@ t.test("a device that comes back is ok again, since the moment it recovered", as
   t.teardown(() => conn.close());
   let now = 0;
   const p = new DevicePoller(
-    { id: "inv", connection: "b", unitId: 1, profile: "inverter/sunspec-model103-tcp", pollIntervalMs: 1000 },
+    {
+      id: "inv",
+      connection: "b",
+      unitId: 1,
+      profile: "inverter/sunspec-model103-tcp",
+      pollIntervalMs: 1000,
+      slowEvery: 1,
+    },
     { connection: conn, profile: inverter, log, commit: () => undefined, now: () => now },
   );
   t.equal(await p.cycle(), true);

@@ -110,7 +110,14 @@ t.test("a SunSpec profile discovers its device and reads it in one request per m
   t.teardown(() => conn.close());
   const committed: NewReading[][] = [];
   const poller = new DevicePoller(
-    { id: "inv", connection: "lan", unitId: 1, profile: "inverter/sunspec-inverter-tcp", pollIntervalMs: 1000 },
+    {
+      id: "inv",
+      connection: "lan",
+      unitId: 1,
+      profile: "inverter/sunspec-inverter-tcp",
+      pollIntervalMs: 1000,
+      slowEvery: 1,
+    },
     { connection: conn, profile: loadProfile("inverter/sunspec-inverter-tcp"), log, commit: (r) => committed.push(r) },
   );
   t.equal(await poller.cycle(), true);

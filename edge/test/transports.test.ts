@@ -38,7 +38,7 @@ function pollers(conn: ModbusConnection, unitIds: number[]) {
   return unitIds.map((unitId) => {
     const committed: NewReading[][] = [];
     const poller = new DevicePoller(
-      { id: `unit-${unitId}`, connection: conn.config.id, unitId, profile: "x/y", pollIntervalMs: 1000 },
+      { id: `unit-${unitId}`, connection: conn.config.id, unitId, profile: "x/y", pollIntervalMs: 1000, slowEvery: 1 },
       { connection: conn, profile, log, commit: (r) => committed.push(r) },
     );
     return { poller, committed, values: () => Object.fromEntries((committed[0] ?? []).map((r) => [r.point, r.value])) };

@@ -37,6 +37,8 @@ export interface DeviceState {
   requestsPerCycle: number;
   cycles: number;
   failedCycles: number;
+  /** Cycles that took longer than the poll interval. */
+  overruns: number;
 }
 
 /** What a poller needs from the agent. */
@@ -46,8 +48,8 @@ export interface DevicePollerDeps {
   /** Commits one cycle's readings (the buffer's append). */
   commit: (readings: NewReading[]) => void;
   log: Logger;
-  /** Called after every cycle with its result and duration (for metrics). */
-  onCycle?: (ok: boolean, durationMs: number) => void;
+  /** Called after every cycle with its result, duration, and whether it overran its interval. */
+  onCycle?: (ok: boolean, durationMs: number, overran: boolean) => void;
   now?: () => number;
   clockSynced?: () => boolean;
 }
@@ -73,7 +75,12 @@ export class DevicePoller {
   private readonly cuts = new Set<number>();
   /** Points the device answers exception 02 for. */
   private readonly unsupported: ProfilePoint[] = [];
-  private plan: PlannedRead<ProfilePoint>[] = [];
+  /** Reads of every point (slow cycles) and of the fast tier only. */
+  private plans: { full: PlannedRead<ProfilePoint>[]; fast: PlannedRead<ProfilePoint>[] } = { full: [], fast: [] };
+  private cycleIndex = 0;
+  /** Report-on-change: the last committed value and quality per point, and the last snapshot. */
+  private readonly lastReported = new Map<string, Decoded>();
+  private lastSnapshot = Number.NEGATIVE_INFINITY;
   /** The points read: the profile's, plus those of the discovered SunSpec models. */
   private points: ProfilePoint[];
   private discovered = false;
@@ -92,6 +99,7 @@ export class DevicePoller {
       requestsPerCycle: 0,
       cycles: 0,
       failedCycles: 0,
+      overruns: 0,
     };
     const { profile } = deps.profile;
     this.points = profile.points;
@@ -103,9 +111,12 @@ export class DevicePoller {
     this.replan();
   }
 
-  /** Starts polling; the first cycle runs at once. */
+  /**
+   * Starts polling. The first cycle starts after a random part of one interval (at most 1 s), so
+   * devices configured together do not all hit their buses at the same instant.
+   */
   start(): void {
-    this.schedule(0);
+    this.schedule(Math.floor(Math.random() * Math.min(this.device.pollIntervalMs, 1000)));
   }
 
   /** Stops polling and waits for a running cycle to finish. */
@@ -133,7 +144,8 @@ export class DevicePoller {
       let requests = 0;
       for (const point of this.unsupported) readings.push(reading(point, NOT_IMPLEMENTED));
       if (profile.sunspec && !this.discovered) await this.discover();
-      const pending = [...this.plan];
+      const slowCycle = this.cycleIndex++ % this.device.slowEvery === 0;
+      const pending = [...(slowCycle ? this.plans.full : this.plans.fast)];
       for (let read = pending.shift(); read; read = pending.shift()) {
         requests++;
         let words: number[];
@@ -152,11 +164,13 @@ export class DevicePoller {
           );
         }
       }
-      this.deps.commit(readings);
+      this.deps.commit(this.changed(readings, started));
       this.state.cycles++;
       this.state.requestsPerCycle = requests;
       this.state.lastCycleMs = this.now() - started;
-      this.deps.onCycle?.(true, this.state.lastCycleMs);
+      const overran = this.state.lastCycleMs > this.device.pollIntervalMs;
+      if (overran) this.state.overruns++;
+      this.deps.onCycle?.(true, this.state.lastCycleMs, overran);
       this.backoff.succeeded();
       if (this.state.status !== "ok") {
         this.deps.log.info({ previous: this.state.status }, "device ok");
@@ -167,7 +181,7 @@ export class DevicePoller {
       if (err instanceof EdgeError && err.code === "EDGE_ERR_BUFFER") throw err;
       this.state.cycles++;
       this.state.failedCycles++;
-      this.deps.onCycle?.(false, this.now() - started);
+      this.deps.onCycle?.(false, this.now() - started, false);
       if (this.state.status !== "fault") {
         const code = err instanceof EdgeError ? err.code : "EDGE_ERR_MODBUS_CONNECT";
         this.deps.log.warn({ err }, "device fault");
@@ -233,13 +247,37 @@ export class DevicePoller {
   }
 
   private replan(): void {
+    const { nature } = this.deps.profile;
     const supported = this.points.filter((p) => !this.unsupported.includes(p));
-    this.plan = planReads(
-      supported.map((point) => ({ key: point, fn: point.function ?? "holding", ...pointSpan(point) })),
-      this.limits,
-      this.cuts,
-    );
-    this.state.requestsPerCycle = this.plan.length;
+    const slow = (p: ProfilePoint) =>
+      (p.tier ?? nature.points[p.id]?.tier ?? nature.points[p.id.replace(/_\d+$/, "")]?.tier) === "slow";
+    const plan = (points: ProfilePoint[]) =>
+      planReads(
+        points.map((point) => ({ key: point, fn: point.function ?? "holding", ...pointSpan(point) })),
+        this.limits,
+        this.cuts,
+      );
+    this.plans = { full: plan(supported), fast: plan(supported.filter((p) => !slow(p))) };
+    this.state.requestsPerCycle = this.plans.full.length;
+  }
+
+  /**
+   * Report-on-change: keeps the readings whose quality changed or whose value moved beyond the
+   * deadband since it was last committed, and everything once per snapshot interval.
+   */
+  private changed(readings: NewReading[], now: number): NewReading[] {
+    const config = this.device.reportOnChange;
+    if (!config) return readings;
+    const snapshot = now - this.lastSnapshot >= config.snapshotEveryMs;
+    if (snapshot) this.lastSnapshot = now;
+    const kept = readings.filter((r) => {
+      const last = this.lastReported.get(r.point);
+      if (snapshot || !last || last.quality !== r.quality || (last.value === null) !== (r.value === null)) return true;
+      if (r.value === null || last.value === null) return false;
+      return Math.abs(r.value - last.value) > (Math.abs(last.value) * config.deadbandPct) / 100;
+    });
+    for (const r of kept) this.lastReported.set(r.point, { value: r.value, quality: r.quality });
+    return kept;
   }
 
   private setStatus(status: DeviceState["status"], lastError: DeviceState["lastError"]): void {

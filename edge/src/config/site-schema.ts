@@ -42,6 +42,21 @@ export const DeviceSchema = Type.Object(
     /** `<class>/<profile id>` under firmware-config/profiles. */
     profile: Type.String({ pattern: "^[a-z0-9-]+/[a-z0-9-]+$" }),
     pollIntervalMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 1000 }),
+    /** Slow-tier points (energy counters, nameplate) are read every this many cycles; 1 = always. */
+    slowEvery: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
+    /**
+     * Commit a reading only when its value or quality changed (beyond `deadbandPct` of the last
+     * committed value), plus a full snapshot of every point each `snapshotEveryMs`.
+     */
+    reportOnChange: Type.Optional(
+      Type.Object(
+        {
+          deadbandPct: Type.Number({ minimum: 0, maximum: 100, default: 0 }),
+          snapshotEveryMs: Type.Integer({ minimum: 1000, maximum: 86_400_000, default: 300_000 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

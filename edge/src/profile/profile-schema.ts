@@ -3,6 +3,7 @@ import { NUMERIC_TYPES } from "../acquisition/decode.js";
 
 const Address = Type.Integer({ minimum: 0, maximum: 65535 });
 const ByteOrder = Type.Union([Type.Literal("ABCD"), Type.Literal("CDAB"), Type.Literal("BADC"), Type.Literal("DCBA")]);
+const Tier = Type.Union([Type.Literal("fast"), Type.Literal("slow")]);
 const NumericType = Type.Union(Object.keys(NUMERIC_TYPES).map((t) => Type.Literal(t as keyof typeof NUMERIC_TYPES)));
 
 /** One point of a profile: where its value lives and how to decode it. */
@@ -16,6 +17,8 @@ export const ProfilePointSchema = Type.Object(
     function: Type.Optional(Type.Union([Type.Literal("holding"), Type.Literal("input")])),
     /** Byte/word order; the profile's default when absent. */
     order: Type.Optional(ByteOrder),
+    /** Polling tier: "slow" points (energy counters, nameplate) are read every `slowEvery`-th cycle. */
+    tier: Type.Optional(Tier),
     /** Fixed factor and/or a register holding a SunSpec scale factor (value × 10^sf × factor). */
     scale: Type.Optional(
       Type.Object(
@@ -72,7 +75,15 @@ export const NatureSchema = Type.Object(
     class: Type.String({ minLength: 1 }),
     points: Type.Record(
       Type.String({ pattern: "^[a-z][a-z0-9_]*$" }),
-      Type.Object({ unit: Type.String(), description: Type.String() }, { additionalProperties: false }),
+      Type.Object(
+        {
+          unit: Type.String(),
+          description: Type.String(),
+          /** Default polling tier of the point ("fast" when absent). */
+          tier: Type.Optional(Tier),
+        },
+        { additionalProperties: false },
+      ),
     ),
   },
   { additionalProperties: false },
