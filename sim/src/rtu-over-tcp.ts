@@ -83,7 +83,7 @@ function respond(source: RegisterSource, frame: Buffer): Buffer | undefined {
     body.writeUInt8(unitId, 0);
     body.writeUInt8(fn, 1);
     body.writeUInt8(words.length * 2, 2);
-    words.forEach((w, i) => body.writeUInt16BE(w, 3 + i * 2));
+    for (const [i, w] of words.entries()) body.writeUInt16BE(w, 3 + i * 2);
     return withCrc(body);
   } catch (err) {
     const code = (err as { modbusErrorCode?: number }).modbusErrorCode;
