@@ -5,6 +5,7 @@ import { credentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { DevicePoller } from "./acquisition/device-poller.js";
 import { ModbusConnection } from "./acquisition/modbus-connection.js";
+import { CommitBatcher } from "./buffer/commit-batcher.js";
 import { ReadingBuffer } from "./buffer/reading-buffer.js";
 import { systemClockSync } from "./clock.js";
 import type { LoadedSite } from "./config/load-site.js";
@@ -69,6 +70,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
   const buffer = ReadingBuffer.open(join(options.dataDir, "buffer.sqlite"));
   const metrics = createEdgeMetrics();
   const clockSynced = options.clockSynced ?? systemClockSync();
+  const batcher = new CommitBatcher(buffer, log.child({ component: "buffer" }));
 
   const connections = new Map(
     site.config.connections.map((c) => [
@@ -84,7 +86,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
         log: log.child({ device: device.id }),
         clockSynced,
         commit: (readings) => {
-          buffer.append(readings);
+          batcher.submit(readings);
           metrics.readingsCommitted.inc({ device: device.id }, readings.length);
         },
         onCycle: (ok, durationMs, overran) => {
@@ -156,6 +158,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     status,
     async drain(timeoutMs) {
       await Promise.all(pollers.map((p) => p.stop()));
+      batcher.flush();
       const deadline = Date.now() + timeoutMs;
       while (buffer.stats().depth > 0 && Date.now() < deadline) await sleep(50);
       return buffer.stats().depth;
@@ -163,6 +166,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     async close() {
       ready = false;
       await Promise.all(pollers.map((p) => p.stop()));
+      batcher.flush();
       await forwarder.stop();
       await Promise.all([...connections.values()].map((c) => c.close()));
       await http.close();

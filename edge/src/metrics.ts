@@ -8,7 +8,7 @@ export function createEdgeMetrics() {
     registry,
     readingsCommitted: new Counter({
       name: "edge_readings_committed_total",
-      help: "Readings committed to the local buffer",
+      help: "Readings handed to the local buffer (committed within the commit window)",
       labelNames: ["device"],
       registers,
     }),

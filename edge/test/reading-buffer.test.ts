@@ -78,3 +78,24 @@ t.test("a failed commit hands out no seq and loses nothing committed before", as
     ["dev-0", "dev-1", "dev-0"],
   );
 });
+
+t.test("readings submitted within the commit window share one transaction", async (t) => {
+  const buffer = ReadingBuffer.open(tempFile());
+  t.teardown(() => buffer.close());
+  const { CommitBatcher } = await import("../src/buffer/commit-batcher.js");
+  const pino = (await import("pino")).default;
+  const batcher = new CommitBatcher(buffer, pino({ level: "silent" }), 50, 10);
+  let commits = 0;
+  buffer.on("appended", () => commits++);
+  batcher.submit(readings(3));
+  batcher.submit(readings(4));
+  t.equal(buffer.stats().depth, 0, "nothing committed inside the window");
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  t.equal(commits, 1);
+  t.equal(buffer.stats().depth, 7);
+  batcher.submit(readings(12)); // more than maxReadings: committed at once
+  t.equal(buffer.stats().depth, 19);
+  batcher.submit(readings(1));
+  batcher.flush();
+  t.same(buffer.stats(), { depth: 20, oldestTs: 1000, nextSeq: 21 });
+});

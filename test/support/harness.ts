@@ -54,7 +54,9 @@ export function writeSite(dir: string, sim: SunSpecInverterSim, pollIntervalMs: 
     stringify({
       site: { name: "Test site" },
       connections: [{ id: "lan", type: "tcp", host: sim.host, port: sim.port, timeoutMs: 500 }],
-      devices: [{ id: "inverter-1", connection: "lan", profile: "inverter/sunspec-model103-tcp", pollIntervalMs }],
+      devices: [
+        { id: "inverter-1", connection: "lan", profile: "inverter/sunspec-model103-tcp", pollIntervalMs, slowEvery: 1 },
+      ],
     }),
   );
   return file;
@@ -89,20 +91,19 @@ export async function spawnEdge(siteFile: string, dataDir: string, hubUrl: strin
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
+  // The edge logs to stderr (stdout is kept for command output such as scan JSON).
   await new Promise<void>((resolve, reject) => {
     let out = "";
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       if (out.includes('"msg":"edge ready"')) {
-        child.stdout?.off("data", onData);
-        child.stdout?.resume();
+        child.stderr?.off("data", onData);
+        child.stderr?.resume();
         resolve();
       }
     };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
+    child.stderr?.on("data", onData);
+    child.stdout?.resume();
     child.once("exit", (code) => reject(new Error(`edge exited with ${code} before it was ready:\n${out}`)));
   });
   return child;

@@ -1,0 +1,34 @@
+/**
+ * `npm run build:edge`: bundles the edge agent into plain JavaScript (`edge/dist/edge.mjs`), the
+ * form it runs in on an appliance: no TypeScript loader in the process (about 35 MB less RSS).
+ * Third-party packages stay external (node_modules ships with it); our workspaces are bundled.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { build } from "esbuild";
+
+const root = join(import.meta.dirname, "../..");
+const dependencies = (dir: string): string[] =>
+  Object.keys(JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")).dependencies ?? {});
+
+/** Builds the bundle and returns its path. */
+export async function buildEdge(): Promise<string> {
+  const outfile = join(root, "edge/dist/edge.mjs");
+  await build({
+    entryPoints: [join(root, "edge/src/main.ts")],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    external: [
+      ...new Set([...dependencies("edge"), ...dependencies("proto"), ...dependencies("firmware-config")]),
+    ].filter((d) => !d.startsWith("@steinmetz/")),
+    // Bundled CommonJS helpers need `require`; give the ESM bundle one.
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    logLevel: "warning",
+  });
+  return outfile;
+}
+
+if (import.meta.filename === process.argv[1]) process.stdout.write(`${await buildEdge()}\n`);
