@@ -12,6 +12,7 @@ import type { LoadedSite } from "./config/load-site.js";
 import { EdgeError } from "./errors.js";
 import { buildEdgeHttp } from "./http/server.js";
 import { createEdgeMetrics } from "./metrics.js";
+import { startMqttSite } from "./mqtt/mqtt-site.js";
 import { Forwarder, type ForwarderOptions } from "./sync/forwarder.js";
 import { AGENT_VERSION } from "./version.js";
 
@@ -73,29 +74,41 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
   const batcher = new CommitBatcher(buffer, log.child({ component: "buffer" }));
 
   const connections = new Map(
-    site.config.connections.map((c) => [
-      c.id,
-      new ModbusConnection(c, log.child({ component: "modbus", connection: c.id })),
-    ]),
+    site.config.connections
+      .filter((c) => c.type !== "mqtt")
+      .map((c) => [c.id, new ModbusConnection(c, log.child({ component: "modbus", connection: c.id }))]),
   );
-  const pollers = site.config.devices.map(
-    (device) =>
-      new DevicePoller(device, {
-        connection: connections.get(device.connection) as ModbusConnection,
-        profile: site.profiles.get(device.profile) as NonNullable<ReturnType<typeof site.profiles.get>>,
-        log: log.child({ device: device.id }),
-        clockSynced,
-        commit: (readings) => {
-          batcher.submit(readings);
-          metrics.readingsCommitted.inc({ device: device.id }, readings.length);
-        },
-        onCycle: (ok, durationMs, overran) => {
-          metrics.pollCycles.inc({ device: device.id, result: ok ? "ok" : "failed" });
-          if (ok) metrics.pollDuration.observe({ device: device.id }, durationMs / 1000);
-          if (overran) metrics.pollOverruns.inc({ device: device.id });
-        },
-      }),
-  );
+  const pollers = site.config.devices
+    .filter((device) => connections.has(device.connection))
+    .map(
+      (device) =>
+        new DevicePoller(device, {
+          connection: connections.get(device.connection) as ModbusConnection,
+          profile: site.profiles.get(device.profile) as NonNullable<ReturnType<typeof site.profiles.get>>,
+          log: log.child({ device: device.id }),
+          clockSynced,
+          commit: (readings) => {
+            batcher.submit(readings);
+            metrics.readingsCommitted.inc({ device: device.id }, readings.length);
+          },
+          onCycle: (ok, durationMs, overran) => {
+            metrics.pollCycles.inc({ device: device.id, result: ok ? "ok" : "failed" });
+            if (ok) metrics.pollDuration.observe({ device: device.id }, durationMs / 1000);
+            if (overran) metrics.pollOverruns.inc({ device: device.id });
+          },
+        }),
+    );
+
+  const mqttSite = await startMqttSite(site, {
+    log,
+    clockSynced,
+    commit: (device, readings) => {
+      batcher.submit(readings);
+      metrics.readingsCommitted.inc({ device }, readings.length);
+    },
+    deadLetter: (entry) => buffer.deadLetter(entry),
+    onMalformed: (device) => metrics.mqttMalformed.inc({ device }),
+  });
 
   const forwarder = new Forwarder({
     hubUrl: options.hubUrl,
@@ -115,7 +128,11 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
       edgeId: buffer.edgeId,
       site: site.config.site.name,
       version: AGENT_VERSION,
-      devices: pollers.map((p) => ({ id: p.device.id, profile: p.device.profile, state: p.state })),
+      devices: [...pollers, ...mqttSite.devices].map((p) => ({
+        id: p.device.id,
+        profile: p.device.profile,
+        state: p.state,
+      })),
       buffer: {
         depth: stats.depth,
         oldestAgeMs: stats.oldestTs === null ? null : Date.now() - stats.oldestTs,
@@ -136,7 +153,8 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     "edge_device_up",
     "1 when the device's last poll succeeded",
     (g) => {
-      for (const p of pollers) g.set({ device: p.device.id }, p.state.status === "ok" ? 1 : 0);
+      for (const p of [...pollers, ...mqttSite.devices])
+        g.set({ device: p.device.id }, p.state.status === "ok" ? 1 : 0);
     },
     ["device"],
   );
@@ -166,6 +184,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     async close() {
       ready = false;
       await Promise.all(pollers.map((p) => p.stop()));
+      await mqttSite.close();
       batcher.flush();
       await forwarder.stop();
       await Promise.all([...connections.values()].map((c) => c.close()));

@@ -13,6 +13,8 @@ export const EDGE_ERRORS = {
     retryable: true,
     text: "no SunSpec device of the profile's class answers at the configured bases",
   },
+  EDGE_ERR_MQTT: { retryable: true, text: "the MQTT broker refused or lost the connection or a subscription" },
+  EDGE_ERR_MQTT_STALE: { retryable: true, text: "an MQTT device sent no valid message for its stale interval" },
   EDGE_ERR_BUFFER: { retryable: false, text: "reading buffer (SQLite) failed" },
   EDGE_ERR_HUB_UNAVAILABLE: { retryable: true, text: "hub is unreachable or closed the sync stream" },
   EDGE_ERR_LINK_INSECURE: {
@@ -20,6 +22,11 @@ export const EDGE_ERRORS = {
     text: "a plaintext link to the hub needs --insecure-dev (mutual TLS is not available yet)",
   },
   EDGE_ERR_HUB_PROTOCOL: { retryable: true, text: "hub answered out of protocol (unexpected acknowledgement)" },
+  EDGE_ERR_WRITE_REFUSED: {
+    retryable: false,
+    text: "write refused before it was sent (point not writable, value out of bounds, unsafe or not encodable)",
+  },
+  EDGE_ERR_WRITE_VERIFY: { retryable: true, text: "the value read back after a write differs from the value written" },
 } as const;
 
 /** One of the codes in `EDGE_ERRORS`. */
@@ -62,5 +69,39 @@ export class ModbusExceptionError extends EdgeError {
   ) {
     const text = MODBUS_EXCEPTIONS[exceptionCode] ?? "unknown exception";
     super("EDGE_ERR_MODBUS_EXCEPTION", `Modbus exception ${exceptionCode}: ${text} at ${address}`, options);
+  }
+}
+
+/** Why a write was refused; nothing was sent to the device. */
+export type WriteRefusal =
+  | "not-writable"
+  | "not-finite"
+  | "below-min"
+  | "above-max"
+  | "refused-value"
+  | "out-of-range"
+  | "not-implemented";
+
+/** A write refused before anything was sent (`EDGE_ERR_WRITE_REFUSED`, not retryable). */
+export class WriteRefusedError extends EdgeError {
+  constructor(
+    readonly reason: WriteRefusal,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super("EDGE_ERR_WRITE_REFUSED", message, options);
+  }
+}
+
+/** A write the device accepted but whose read-back differs by more than one raw step (`EDGE_ERR_WRITE_VERIFY`). */
+export class WriteVerifyError extends EdgeError {
+  constructor(
+    /** The value written, in the point's unit (after rounding to the register's resolution). */
+    readonly expected: number,
+    /** The value read back, in the point's unit; null when the device reports it as not implemented. */
+    readonly actual: number | null,
+    message: string,
+  ) {
+    super("EDGE_ERR_WRITE_VERIFY", message);
   }
 }

@@ -4,7 +4,7 @@
  * EDGE_HTTP_HOST (127.0.0.1), LOG_LEVEL (info).
  *
  * `npm run edge -- scan --host H [--port 502] [--unit-ids 1,126] [--timeout-ms 1000]` probes a bus
- * and prints JSON (see scan.ts).
+ * and prints JSON (see scan.ts). `npm run edge -- hash-password` hashes a broker password from stdin.
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -12,6 +12,7 @@ import pino from "pino";
 import { startEdgeAgent } from "./agent.js";
 import { loadSiteFile } from "./config/load-site.js";
 import { EdgeError } from "./errors.js";
+import { hashPassword } from "./mqtt/password.js";
 import { scan } from "./scan.js";
 
 // Logs go to stderr so that command output (scan JSON) on stdout stays clean.
@@ -23,6 +24,17 @@ function fail(message: string, exitCode: number): never {
 }
 
 if (process.argv[2] === "scan") await runScan(process.argv.slice(3));
+if (process.argv[2] === "hash-password") await runHashPassword();
+
+/** `npm run edge -- hash-password` reads a password from stdin and prints its hash for mqttBroker.users. */
+async function runHashPassword(): Promise<never> {
+  let input = "";
+  for await (const chunk of process.stdin) input += chunk;
+  const password = input.replace(/\r?\n$/, "");
+  if (password.length < 8) fail("edge hash-password: give a password of at least 8 characters on stdin", 2);
+  process.stdout.write(`${hashPassword(password)}\n`);
+  process.exit(0);
+}
 
 async function runScan(argv: string[]): Promise<never> {
   let values: Record<string, string | undefined>;

@@ -31,6 +31,12 @@ export function createEdgeMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
+    mqttMalformed: new Counter({
+      name: "edge_mqtt_malformed_total",
+      help: "MQTT messages that yielded no reading (kept as dead letters)",
+      labelNames: ["device"],
+      registers,
+    }),
     syncAcked: new Counter({
       name: "edge_sync_acked_readings_total",
       help: "Readings the hub acknowledged as committed",

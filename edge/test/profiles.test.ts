@@ -89,7 +89,10 @@ function close(actual: number, expected: number): boolean {
   return actual === expected || Math.abs(actual - expected) <= RELATIVE_TOLERANCE * Math.abs(expected);
 }
 
-const refs = profileRefs(profilesDir);
+// MQTT profiles have message fixtures; edge/test/mqtt.test.ts checks them against a real broker.
+const refs = profileRefs(profilesDir).filter(
+  (ref) => (parse(readFileSync(join(profilesDir, `${ref}.yaml`), "utf8")) as { protocol?: string }).protocol !== "mqtt",
+);
 t.ok(refs.length > 0, `found ${refs.length} profiles under ${profilesDir}`);
 
 for (const ref of refs) {

@@ -124,3 +124,21 @@ t.test("the edge CLI exits non-zero and names the bad field", async (t) => {
   t.match(result.stderr, `${file}: /connections/0/port: must be >= 1`);
   t.match(result.stderr, `${file}: /devices: must NOT have fewer than 1 items`);
 });
+
+t.test("MQTT connections and devices are checked too", async (t) => {
+  const message = problemsOf({
+    site: { name: "x" },
+    connections: [
+      { id: "a", type: "mqtt" },
+      { id: "b", type: "mqtt", embedded: true },
+    ],
+    devices: [
+      { id: "d1", connection: "a", profile: "meter/shelly-pro3em-mqtt" },
+      { id: "d2", connection: "b", profile: "meter/tasmota-sml-mqtt", vars: { topic: "t" } },
+    ],
+  });
+  t.match(message, '/connections/0: an mqtt connection needs "url" or "embedded: true"');
+  t.match(message, "/connections/1/embedded: the embedded broker is not enabled");
+  t.match(message, "/devices/0/vars: profile meter/shelly-pro3em-mqtt needs vars.prefix");
+  t.match(message, "/devices/1/vars: profile meter/tasmota-sml-mqtt needs vars.meter");
+});

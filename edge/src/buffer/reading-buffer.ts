@@ -33,7 +33,28 @@ CREATE TABLE IF NOT EXISTS readings (
   quality INTEGER NOT NULL,
   clock_synced INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS dead_letters (
+  id INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  error TEXT NOT NULL
+) STRICT;
 `;
+
+/** A message that could not be turned into readings, kept with its raw payload. */
+export interface DeadLetter {
+  ts: number;
+  /** Device or connection it came from. */
+  source: string;
+  topic: string;
+  payload: Buffer;
+  error: string;
+}
+
+/** Dead letters kept; older ones are dropped. */
+const DEAD_LETTERS_KEPT = 10_000;
 
 /**
  * The edge's store-and-forward buffer: one SQLite file in WAL mode.
@@ -173,6 +194,22 @@ export class ReadingBuffer extends EventEmitter<{ appended: [] }> {
       this.stmt.setMeta.run("next_seq", String(this.nextSeq));
     }
     return removed;
+  }
+
+  /** Keeps a message that could not be decoded, with its raw payload (the newest 10,000 are kept). */
+  deadLetter(entry: DeadLetter): void {
+    const id = this.db
+      .prepare("INSERT INTO dead_letters (ts, source, topic, payload, error) VALUES (?, ?, ?, ?, ?)")
+      .run(entry.ts, entry.source, entry.topic, entry.payload, entry.error).lastInsertRowid;
+    if (Number(id) % 100 === 0)
+      this.db.prepare("DELETE FROM dead_letters WHERE id <= ?").run(Number(id) - DEAD_LETTERS_KEPT);
+  }
+
+  /** The newest dead letters, newest first. */
+  deadLetters(limit = 100): DeadLetter[] {
+    return this.db
+      .prepare("SELECT ts, source, topic, payload, error FROM dead_letters ORDER BY id DESC LIMIT ?")
+      .all(limit) as DeadLetter[];
   }
 
   /** Depth, oldest reading and next seq. */

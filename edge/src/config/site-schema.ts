@@ -3,13 +3,19 @@ import { type Static, Type } from "@sinclair/typebox";
 const Id = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$" });
 
 /**
- * One physical Modbus connection, shared by every device (unit id) on it: a TCP endpoint, an RS485
- * line (`rtu`, a serial device), or RTU frames through a transparent gateway (`rtu-over-tcp`).
+ * One physical connection, shared by every device on it: a Modbus TCP endpoint, an RS485 line
+ * (`rtu`, a serial device), RTU frames through a transparent gateway (`rtu-over-tcp`), or an
+ * MQTT broker (`mqtt`: an external one by `url`, or the edge's embedded one).
  */
 export const ConnectionSchema = Type.Object(
   {
     id: Id,
-    type: Type.Union([Type.Literal("tcp"), Type.Literal("rtu-over-tcp"), Type.Literal("rtu")]),
+    type: Type.Union([Type.Literal("tcp"), Type.Literal("rtu-over-tcp"), Type.Literal("rtu"), Type.Literal("mqtt")]),
+    /** mqtt: an external broker (`mqtt://host:1883`, `mqtts://...`) with its credentials, or the embedded one. */
+    url: Type.Optional(Type.String({ pattern: "^mqtts?://" })),
+    username: Type.Optional(Type.String({ minLength: 1 })),
+    password: Type.Optional(Type.String({ minLength: 1 })),
+    embedded: Type.Optional(Type.Boolean()),
     /** tcp and rtu-over-tcp: the endpoint. */
     host: Type.Optional(Type.String({ minLength: 1 })),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
@@ -42,6 +48,10 @@ export const DeviceSchema = Type.Object(
     /** `<class>/<profile id>` under firmware-config/profiles. */
     profile: Type.String({ pattern: "^[a-z0-9-]+/[a-z0-9-]+$" }),
     pollIntervalMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 1000 }),
+    /** MQTT devices: values for the profile's `{variables}` (topic prefix, serial number, ...). */
+    vars: Type.Optional(Type.Record(Type.String(), Type.String())),
+    /** MQTT devices: no valid message for this long (default 60 s) puts the device in fault. */
+    staleAfterMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 86_400_000 })),
     /** Slow-tier points (energy counters, nameplate) are read every this many cycles; 1 = always. */
     slowEvery: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
     /**
@@ -68,6 +78,25 @@ export const SiteConfigSchema = Type.Object(
     hub: Type.Optional(
       Type.Object(
         { url: Type.Optional(Type.String({ pattern: "^[^\\s:]+:[0-9]{1,5}$" })) },
+        { additionalProperties: false },
+      ),
+    ),
+    /** The embedded MQTT broker: off unless enabled; loopback unless opened to the LAN. */
+    mqttBroker: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Boolean({ default: false }),
+          host: Type.String({ default: "127.0.0.1" }),
+          port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883 }),
+          /** Accounts for devices; password hashes from `npm run edge -- hash-password`. */
+          users: Type.Array(
+            Type.Object(
+              { username: Type.String({ minLength: 1 }), passwordHash: Type.String({ pattern: "^scrypt\\$" }) },
+              { additionalProperties: false },
+            ),
+            { default: [] },
+          ),
+        },
         { additionalProperties: false },
       ),
     ),

@@ -1,10 +1,12 @@
 import { readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import type { TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { naturesDir, profilesDir } from "@steinmetz/firmware-config";
 import { parse } from "yaml";
 import { type Problem, validate } from "../config/validate.js";
 import { EdgeError } from "../errors.js";
+import { type MqttProfile, MqttProfileSchema } from "./mqtt-profile-schema.js";
 import { type Nature, NatureSchema, type Profile, ProfileSchema, pointSpan } from "./profile-schema.js";
 
 /** Where profiles and natures are read from (the firmware-config package by default). */
@@ -23,13 +25,64 @@ export interface LoadedProfile {
   file: string;
 }
 
+/** An MQTT profile together with its nature. */
+export interface LoadedMqttProfile {
+  profile: MqttProfile;
+  nature: Nature;
+  file: string;
+}
+
 /**
- * Reads and fully checks one profile, referenced as `<class>/<id>` (e.g. `inverter/sunspec-model103-tcp`):
- * the schema, that id and class match the file's place, that every point exists in the class's nature,
- * and that each point and its scale-factor register fit in one read.
- * Throws `EDGE_ERR_PROFILE_INVALID` listing every problem with its path.
+ * Reads and fully checks one Modbus profile, referenced as `<class>/<id>` (e.g.
+ * `inverter/sunspec-model103-tcp`): the schema, that id and class match the file's place, that
+ * every point exists in the class's nature, and that each point and its scale-factor register fit
+ * in one read. Throws `EDGE_ERR_PROFILE_INVALID` listing every problem with its path.
  */
 export function loadProfile(ref: string, dirs: ProfileDirs = defaultDirs): LoadedProfile {
+  return readProfile<Profile>(ref, ProfileSchema, dirs, (profile, problems) => {
+    if (profile.points.length === 0 && !profile.sunspec) {
+      problems.push({ path: "/points", message: "must list points (or use sunspec discovery)" });
+    }
+    profile.points.forEach((point, i) => {
+      const span = pointSpan(point);
+      if (span.count > profile.defaults.maxRegistersPerRead) {
+        problems.push({
+          path: `/points/${i}/scale/register`,
+          message: `value and scale factor span ${span.count} registers; they must fit in one read of ${profile.defaults.maxRegistersPerRead}`,
+        });
+      }
+    });
+  });
+}
+
+/**
+ * Reads and fully checks one MQTT profile (`protocol: mqtt`): as `loadProfile`, and every
+ * `{variable}` its topics and paths use must be declared in `vars`.
+ */
+export function loadMqttProfile(ref: string, dirs: ProfileDirs = defaultDirs): LoadedMqttProfile {
+  return readProfile<MqttProfile>(ref, MqttProfileSchema, dirs, (profile, problems) => {
+    profile.points.forEach((point, i) => {
+      for (const [field, text] of [
+        ["topic", point.topic],
+        ["path", point.path ?? ""],
+      ] as const) {
+        for (const [, name] of text.matchAll(/\{([a-zA-Z0-9_]+)\}/g)) {
+          if (name && !profile.vars.includes(name)) {
+            problems.push({ path: `/points/${i}/${field}`, message: `uses {${name}}, which is not declared in vars` });
+          }
+        }
+      }
+    });
+  });
+}
+
+/** The checks every profile gets, then `extra` ones; throws with all problems found. */
+function readProfile<P extends { id: string; class: string; points: { id: string }[] }>(
+  ref: string,
+  schema: TSchema,
+  dirs: ProfileDirs,
+  extra: (profile: P, problems: Problem[]) => void,
+): { profile: P; nature: Nature; file: string } {
   const file = join(dirs.profiles, `${ref}.yaml`);
   const fail = (problems: Problem[]) =>
     new EdgeError(
@@ -37,8 +90,8 @@ export function loadProfile(ref: string, dirs: ProfileDirs = defaultDirs): Loade
       `profile ${ref} is invalid:\n${problems.map((p) => `  ${file}: ${p.path}: ${p.message}`).join("\n")}`,
     );
   const data = readYaml(file, fail);
-  const profile = Value.Default(ProfileSchema, data) as Profile;
-  const schemaProblems = validate(ProfileSchema, profile);
+  const profile = Value.Default(schema, data) as P;
+  const schemaProblems = validate(schema, profile);
   if (schemaProblems.length > 0) throw fail(schemaProblems);
 
   const problems: Problem[] = [];
@@ -48,9 +101,6 @@ export function loadProfile(ref: string, dirs: ProfileDirs = defaultDirs): Loade
     problems.push({ path: "/class", message: `must equal the folder name "${dirname(ref)}"` });
   }
   const nature = loadNature(profile.class, dirs, fail);
-  if (profile.points.length === 0 && !profile.sunspec) {
-    problems.push({ path: "/points", message: "must list points (or use sunspec discovery)" });
-  }
   const seen = new Set<string>();
   profile.points.forEach((point, i) => {
     const path = `/points/${i}`;
@@ -59,14 +109,8 @@ export function loadProfile(ref: string, dirs: ProfileDirs = defaultDirs): Loade
     if (!(point.id in nature.points)) {
       problems.push({ path: `${path}/id`, message: `"${point.id}" is not a point of nature "${profile.class}"` });
     }
-    const span = pointSpan(point);
-    if (span.count > profile.defaults.maxRegistersPerRead) {
-      problems.push({
-        path: `${path}/scale/register`,
-        message: `value and scale factor span ${span.count} registers; they must fit in one read of ${profile.defaults.maxRegistersPerRead}`,
-      });
-    }
   });
+  extra(profile, problems);
   if (problems.length > 0) throw fail(problems);
   return { profile, nature, file };
 }
