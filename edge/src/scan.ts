@@ -1,9 +1,8 @@
 import type { Logger } from "pino";
-import { decodePoint } from "./acquisition/decode.js";
 import { ModbusConnection } from "./acquisition/modbus-connection.js";
+import { decodeFromCycle, encodingOf, spansOf } from "./acquisition/point-reads.js";
 import { planReads } from "./acquisition/request-plan.js";
 import { EdgeError } from "./errors.js";
-import { pointSpan } from "./profile/profile-schema.js";
 import { discoverSunSpec, SUNSPEC_BASES } from "./sunspec/discovery.js";
 import { classOfChain, pointsFromChain } from "./sunspec/points.js";
 
@@ -100,20 +99,12 @@ async function readOnce(
   read: (address: number, count: number) => Promise<number[]>,
   points: ReturnType<typeof pointsFromChain>,
 ): Promise<Record<string, number | null>> {
-  const values: Record<string, number | null> = {};
-  const reads = planReads(
-    points.map((p) => ({ key: p, fn: "holding" as const, ...pointSpan(p) })),
+  const registers = new Map<number, number>();
+  for (const r of planReads(
+    points.flatMap((p) => spansOf(p, 125)),
     { maxRegisters: 125, maxGap: 31 },
-  );
-  for (const r of reads) {
-    const words = await read(r.address, r.count);
-    for (const { key } of r.spans) {
-      values[key.id] = decodePoint(
-        { address: key.address, type: key.type, scaleRegister: key.scale?.register },
-        words,
-        r.address,
-      ).value;
-    }
+  )) {
+    for (const [i, word] of (await read(r.address, r.count)).entries()) registers.set(r.address + i, word);
   }
-  return values;
+  return Object.fromEntries(points.map((p) => [p.id, decodeFromCycle(encodingOf(p, {}), registers, "sunspec").value]));
 }

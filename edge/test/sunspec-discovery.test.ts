@@ -160,3 +160,34 @@ t.test("scan: unit ids that answer, the chain, the suggested profile and one rea
   t.equal(bad.code, 2);
   t.match(bad.stderr, "usage: npm run edge -- scan --host H");
 });
+
+t.test(
+  "a model longer than 125 registers is read in chunks; far scale factors are read in the same cycle",
+  async (t) => {
+    const { planReads } = await import("../src/acquisition/request-plan.js");
+    const { spansOf } = await import("../src/acquisition/point-reads.js");
+    // Model 160 with eight MPPT modules: 10 + 8 × 20 = 170 registers.
+    const points = pointsFromChain([{ id: 160, address: 40070, length: 8 + 8 * 20 }]);
+    const reads = planReads(
+      points.flatMap((p) => spansOf(p, 125)),
+      { maxRegisters: 125, maxGap: 31 },
+    );
+    t.ok(reads.length >= 2, `${points.length} points of model 160 in ${reads.length} reads`);
+    t.ok(reads.every((r) => r.count <= 125));
+    // Module 1 sits next to the scale factors (40072..40075); module 8 is more than 125 away.
+    const spansOfPoint = (id: string) => reads.flatMap((r) => r.spans.filter((s) => s.key.id === id));
+    t.same(
+      spansOfPoint("mppt_dc_power_1").map((s) => [s.address, s.count]),
+      [[40072 + 2, 40070 + 10 + 11 - (40072 + 2) + 1]],
+      "module 1: value and scale factor in one span",
+    );
+    t.same(
+      spansOfPoint("mppt_dc_power_8").map((s) => [s.address, s.count]),
+      [
+        [40074, 1],
+        [40070 + 10 + 7 * 20 + 11, 1],
+      ],
+      "module 8: value and scale factor read apart, in the same cycle",
+    );
+  },
+);

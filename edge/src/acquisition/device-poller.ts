@@ -5,25 +5,15 @@ import type { NewReading } from "../buffer/reading-buffer.js";
 import type { DeviceConfig } from "../config/site-schema.js";
 import { EdgeError, ModbusExceptionError } from "../errors.js";
 import type { LoadedProfile } from "../profile/load-profile.js";
-import { type Profile, type ProfilePoint, pointSpan } from "../profile/profile-schema.js";
+import type { ProfilePoint } from "../profile/profile-schema.js";
 import { discoverSunSpec } from "../sunspec/discovery.js";
 import { classOfChain, pointsFromChain } from "../sunspec/points.js";
-import { type Decoded, decodePoint, type PointEncoding } from "./decode.js";
+import type { Decoded } from "./decode.js";
 import type { ModbusConnection } from "./modbus-connection.js";
+import { decodeFromCycle, encodingOf, spansOf } from "./point-reads.js";
 import { cutsFromIllegalAddress, MAX_GAP, type PlanLimits, type PlannedRead, planReads } from "./request-plan.js";
 
 const NOT_IMPLEMENTED: Decoded = { value: null, quality: Quality.QUALITY_NOT_IMPLEMENTED };
-
-/** The decoding instructions of a profile point. */
-function encodingOf(point: ProfilePoint, profile: Profile): PointEncoding {
-  return {
-    address: point.address,
-    type: point.type,
-    order: point.order ?? profile.order,
-    factor: point.scale?.factor,
-    scaleRegister: point.scale?.register,
-  };
-}
 
 /** A device's health as the UI and metrics see it: a state with the time it began. */
 export interface DeviceState {
@@ -146,6 +136,8 @@ export class DevicePoller {
       if (profile.sunspec && !this.discovered) await this.discover();
       const slowCycle = this.cycleIndex++ % this.device.slowEvery === 0;
       const pending = [...(slowCycle ? this.plans.full : this.plans.fast)];
+      const registers = { holding: new Map<number, number>(), input: new Map<number, number>() };
+      const decoded = new Set<ProfilePoint>();
       for (let read = pending.shift(); read; read = pending.shift()) {
         requests++;
         let words: number[];
@@ -158,11 +150,12 @@ export class DevicePoller {
           pending.unshift(...instead);
           continue;
         }
-        for (const span of read.spans) {
-          readings.push(
-            reading(span.key, decodePoint(encodingOf(span.key, profile), words, read.address, profile.sentinels)),
-          );
-        }
+        for (const [i, word] of words.entries()) registers[read.fn].set(read.address + i, word);
+        for (const { key } of read.spans) decoded.add(key);
+      }
+      for (const point of decoded) {
+        const words = registers[point.function ?? "holding"];
+        readings.push(reading(point, decodeFromCycle(encodingOf(point, profile), words, profile.sentinels)));
       }
       this.deps.commit(this.changed(readings, started));
       this.state.cycles++;
@@ -253,7 +246,7 @@ export class DevicePoller {
       (p.tier ?? nature.points[p.id]?.tier ?? nature.points[p.id.replace(/_\d+$/, "")]?.tier) === "slow";
     const plan = (points: ProfilePoint[]) =>
       planReads(
-        points.map((point) => ({ key: point, fn: point.function ?? "holding", ...pointSpan(point) })),
+        points.flatMap((point) => spansOf(point, this.limits.maxRegisters)),
         this.limits,
         this.cuts,
       );
