@@ -37,7 +37,7 @@ async function runHashPassword(): Promise<never> {
 }
 
 async function runScan(argv: string[]): Promise<never> {
-  let values: Record<string, string | undefined>;
+  let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
       args: argv,
@@ -46,23 +46,32 @@ async function runScan(argv: string[]): Promise<never> {
         port: { type: "string", default: "502" },
         "unit-ids": { type: "string", default: "1,126" },
         "timeout-ms": { type: "string", default: "1000" },
+        "rtu-over-tcp": { type: "boolean", default: false },
         serial: { type: "string" },
-        baud: { type: "string" },
+        baud: { type: "string", default: "9600" },
+        parity: { type: "string", default: "none" },
       },
       strict: true,
     }).values;
   } catch (err) {
     fail(`edge scan: ${(err as Error).message}`, 2);
   }
-  if (values.serial) fail("edge scan: serial lines need Modbus RTU, which this version cannot read yet", 2);
-  const unitIds = (values["unit-ids"] ?? "").split(",").map(Number);
+  const unitIds = String(values["unit-ids"]).split(",").map(Number);
   const port = Number(values.port);
-  if (!values.host || !Number.isInteger(port) || unitIds.some((u) => !Number.isInteger(u) || u < 0 || u > 255)) {
-    fail("usage: npm run edge -- scan --host H [--port 502] [--unit-ids 1,126] [--timeout-ms 1000]", 2);
+  const parity = String(values.parity);
+  const usage =
+    "usage: npm run edge -- scan (--host H [--port 502] [--rtu-over-tcp] | --serial DEV [--baud 9600] [--parity none|even|odd]) [--unit-ids 1,126] [--timeout-ms 1000]";
+  if (unitIds.some((u) => !Number.isInteger(u) || u < 0 || u > 255)) fail(usage, 2);
+  let transport: Parameters<typeof scan>[0]["transport"];
+  if (typeof values.serial === "string") {
+    if (parity !== "none" && parity !== "even" && parity !== "odd") fail(usage, 2);
+    transport = { type: "rtu", path: values.serial, baudRate: Number(values.baud), parity };
+  } else {
+    if (typeof values.host !== "string" || !Number.isInteger(port)) fail(usage, 2);
+    transport = { type: values["rtu-over-tcp"] ? "rtu-over-tcp" : "tcp", host: values.host, port };
   }
   const result = await scan({
-    host: values.host,
-    port,
+    transport,
     unitIds,
     timeoutMs: Number(values["timeout-ms"]),
     log: log.child({ component: "scan" }),

@@ -6,10 +6,11 @@ import { EdgeError } from "./errors.js";
 import { discoverSunSpec, SUNSPEC_BASES } from "./sunspec/discovery.js";
 import { classOfChain, pointsFromChain } from "./sunspec/points.js";
 
-/** What to probe. */
+/** What to probe: a Modbus TCP endpoint, an RTU gateway reached over TCP, or a serial line. */
 export interface ScanOptions {
-  host: string;
-  port: number;
+  transport:
+    | { type: "tcp" | "rtu-over-tcp"; host: string; port: number }
+    | { type: "rtu"; path: string; baudRate: number; parity: "none" | "even" | "odd" };
   /** Unit ids to try (SunSpec devices answer at 1 or 126 by default). */
   unitIds?: number[];
   timeoutMs?: number;
@@ -33,13 +34,12 @@ export interface ScannedDevice {
 
 /** The result of a scan, printed as JSON by `npm run edge -- scan`. */
 export interface ScanResult {
-  host: string;
-  port: number;
+  transport: ScanOptions["transport"];
   units: { unitId: number; answers: boolean; sunspec: { base: number; devices: ScannedDevice[] } | null }[];
 }
 
 /**
- * Probes a Modbus TCP endpoint: which unit ids answer (a Modbus exception is an answer, a timeout
+ * Probes a bus: which unit ids answer (a Modbus exception is an answer, a timeout
  * is not), where their SunSpec chain starts, what each logical device is, the profile to use for
  * it, and one decoded read of its points. Works with any standards-conforming SunSpec device.
  */
@@ -47,18 +47,15 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   const connection = new ModbusConnection(
     {
       id: "scan",
-      type: "tcp",
-      host: options.host,
-      port: options.port,
+      ...options.transport,
       timeoutMs: options.timeoutMs ?? 1000,
       delayBetweenRequestsMs: 0,
       pauseAfterConnectMs: 0,
       maxRegistersPerRead: 125,
-      maxGap: 31,
     },
     options.log,
   );
-  const result: ScanResult = { host: options.host, port: options.port, units: [] };
+  const result: ScanResult = { transport: options.transport, units: [] };
   try {
     for (const unitId of options.unitIds ?? [1, 126]) {
       let answers = false;

@@ -131,7 +131,12 @@ t.test("a SunSpec profile discovers its device and reads it in one request per m
 t.test("scan: unit ids that answer, the chain, the suggested profile and one read", async (t) => {
   const sim = await startSunSpecInverterSim({ meter: true });
   t.teardown(() => sim.close());
-  const result = await scan({ host: "127.0.0.1", port: sim.port, unitIds: [1, 7], timeoutMs: 300, log });
+  const result = await scan({
+    transport: { type: "tcp", host: "127.0.0.1", port: sim.port },
+    unitIds: [1, 7],
+    timeoutMs: 300,
+    log,
+  });
   t.match(result.units, [
     {
       unitId: 1,
@@ -155,10 +160,13 @@ t.test("scan: unit ids that answer, the chain, the suggested profile and one rea
   const env = { ...process.env, LOG_LEVEL: "warn" };
   const cli = await run(["scan", "--host", "127.0.0.1", "--port", String(sim.port), "--unit-ids", "1"], cwd, env);
   t.equal(cli.code, 0, cli.stderr);
-  t.match(JSON.parse(cli.stdout), { host: "127.0.0.1", units: [{ unitId: 1, sunspec: { base: 40000 } }] });
+  t.match(JSON.parse(cli.stdout), {
+    transport: { type: "tcp", host: "127.0.0.1" },
+    units: [{ unitId: 1, sunspec: { base: 40000 } }],
+  });
   const bad = await run(["scan", "--unit-ids", "1"], cwd, env);
   t.equal(bad.code, 2);
-  t.match(bad.stderr, "usage: npm run edge -- scan --host H");
+  t.match(bad.stderr, "usage: npm run edge -- scan (--host H");
 });
 
 t.test(
@@ -191,3 +199,46 @@ t.test(
     );
   },
 );
+
+t.test("scan over RTU framing finds a SunSpec device behind a serial gateway", async (t) => {
+  const { startRtuOverTcpServer } = await import("@steinmetz/sim");
+  const { readFileSync } = await import("node:fs");
+  const { parse } = await import("yaml");
+  const { fixturesDir } = await import("@steinmetz/firmware-config");
+  // The register image of the generic SunSpec inverter fixture, served as unit 2 on an RS485 line.
+  const fixture = parse(readFileSync(join(fixturesDir, "inverter/sunspec-inverter-tcp.yaml"), "utf8")) as {
+    holding: Record<string, number[]>;
+  };
+  const image = new Map<number, number>();
+  for (const [start, words] of Object.entries(fixture.holding)) {
+    for (const [i, w] of words.entries()) image.set(Number(start) + i, w);
+  }
+  const server = await startRtuOverTcpServer((unitId, _fn, address, count) => {
+    if (unitId !== 2) throw new Error("silent");
+    return Array.from({ length: count }, (_, i) => {
+      const word = image.get(address + i);
+      if (word === undefined) throw { modbusErrorCode: 2 };
+      return word;
+    });
+  });
+  t.teardown(() => server.close());
+  const result = await scan({
+    transport: { type: "rtu-over-tcp", host: "127.0.0.1", port: server.port },
+    unitIds: [1, 2],
+    timeoutMs: 200,
+    log,
+  });
+  t.match(result.units, [
+    { unitId: 1, answers: false, sunspec: null },
+    {
+      unitId: 2,
+      answers: true,
+      sunspec: {
+        base: 40000,
+        devices: [{ class: "inverter", models: [{ id: 1 }, { id: 103 }, { id: 120 }, { id: 160 }] }],
+      },
+    },
+  ]);
+  t.equal(result.units[1]?.sunspec?.devices[0]?.values.active_power, 8210);
+  t.equal(server.badFrames(), 0);
+});
