@@ -142,3 +142,44 @@ t.test("MQTT connections and devices are checked too", async (t) => {
   t.match(message, "/devices/0/vars: profile meter/shelly-pro3em-mqtt needs vars.prefix");
   t.match(message, "/devices/1/vars: profile meter/tasmota-sml-mqtt needs vars.meter");
 });
+
+t.test("write metadata is checked when the profile loads", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "profiles-"));
+  mkdirSync(join(dir, "profiles/inverter"), { recursive: true });
+  mkdirSync(join(dir, "natures"));
+  writeFileSync(
+    join(dir, "natures/inverter.yaml"),
+    "class: inverter\npoints:\n  power_limit_pct: { unit: '%', description: L }\n  max_power: { unit: W, description: M }\n  dc_power: { unit: W, description: D }\n",
+  );
+  writeFileSync(
+    join(dir, "profiles/inverter/w.yaml"),
+    [
+      "id: w",
+      "class: inverter",
+      "brand: X",
+      "product: Y",
+      "protocol: modbus-tcp",
+      "defaults: { port: 502, unitId: 1 }",
+      "points:",
+      "  - { id: power_limit_pct, address: 10, type: uint16, write: { min: 100, max: 0 } }",
+      "  - { id: max_power, address: 11, type: uint32, write: { function: single } }",
+      "  - { id: dc_power, address: 20, type: int16, function: input, write: {} }",
+    ].join("\n"),
+  );
+  let message = "";
+  try {
+    checkSite(
+      "site.yaml",
+      { ...valid, devices: [{ ...valid.devices[0], profile: "inverter/w" }] },
+      {
+        profiles: join(dir, "profiles"),
+        natures: join(dir, "natures"),
+      },
+    );
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  t.match(message, "w.yaml: /points/0/write/min: must not be greater than max");
+  t.match(message, 'w.yaml: /points/1/write/function: function 06 writes one register; uint32 needs "multiple"');
+  t.match(message, "w.yaml: /points/2/write: input registers cannot be written");
+});

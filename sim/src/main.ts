@@ -1,6 +1,6 @@
 /**
- * `npm run sim -- [--host H] [--port P] [--unit-id N] [--speed X] [--state FILE]`:
- * runs the simulated SunSpec inverter until Ctrl-C.
+ * `npm run sim -- [--host H] [--port P] [--unit-id N] [--speed X] [--state FILE] [--controls]`:
+ * runs the simulated SunSpec inverter until Ctrl-C (`--controls`: with a writable power limit, model 123).
  */
 import { parseArgs } from "node:util";
 import pino from "pino";
@@ -14,6 +14,7 @@ const { values } = parseArgs({
     "unit-id": { type: "string", default: "1" },
     speed: { type: "string", default: "1" },
     state: { type: "string" },
+    controls: { type: "boolean", default: false },
   },
 });
 
@@ -23,6 +24,7 @@ const sim = await startSunSpecInverterSim({
   unitId: Number(values["unit-id"]),
   speed: Number(values.speed),
   stateFile: values.state,
+  controls: values.controls,
 });
 log.info({ host: sim.host, port: sim.port, unitId: sim.unitId }, "SunSpec inverter simulator listening");
 const stop = async () => {

@@ -31,6 +31,16 @@ export interface SunSpecInverterSimOptions {
   endMarker?: "ffff" | "zeros" | "none";
   /** Adds a grid meter behind the inverter: a second common model 1 and meter model 203. */
   meter?: boolean;
+  /**
+   * Adds SunSpec model 123 (immediate controls) right after model 103, with a writable active
+   * power limit: WMaxLimPct (uint16, WMaxLimPct_SF = -1, i.e. 0.1 % of the rating; 0..1000),
+   * WMaxLimPct_RvrtTms (s, 0 = never revert) and WMaxLim_Ena (0 disabled, 1 enabled). While
+   * enabled, AC power is capped at WMaxLimPct % of the rating; with a revert time, the limit is
+   * disabled again when WMaxLimPct is not rewritten (or the limit re-enabled) within that many
+   * simulated seconds. Every other register is read-only: writes answer exception 02, values out
+   * of range exception 03.
+   */
+  controls?: boolean;
 }
 
 /** A running simulator. */
@@ -38,8 +48,18 @@ export interface SunSpecInverterSim {
   readonly host: string;
   readonly port: number;
   readonly unitId: number;
-  /** Current AC power in W, lifetime energy in Wh and the meter's grid power (import > 0), as last served. */
-  snapshot(): { powerW: number; energyWh: number; gridW: number };
+  /**
+   * Current AC power in W, lifetime energy in Wh and the meter's grid power (import > 0), as last
+   * served; with `controls`, the power limit's state (percent of the rating, enabled, revert time in s).
+   */
+  snapshot(): {
+    powerW: number;
+    energyWh: number;
+    gridW: number;
+    limitPct: number;
+    limitEnabled: boolean;
+    limitRevertS: number;
+  };
   close(): Promise<void>;
 }
 
@@ -48,6 +68,19 @@ export const SUNSPEC_BASE = 40000;
 const MODEL1_LENGTH = 66;
 const MODEL103_LENGTH = 50;
 const MODEL203_LENGTH = 105;
+const MODEL123_LENGTH = 24;
+
+/** Model 123 offsets (from its ID register) of the power limit's writable registers and scale factor. */
+const WMAXLIMPCT = 5;
+const WMAXLIMPCT_RVRTTMS = 7;
+const WMAXLIM_ENA = 9;
+const WMAXLIMPCT_SF = 23;
+/** WMaxLimPct_SF: the limit is written in 0.1 % steps. */
+const LIMIT_SF = -1;
+
+/** Modbus exceptions for writes, as modbus-serial's server expects them. */
+const ILLEGAL_DATA_ADDRESS = { modbusErrorCode: 0x02, msg: "Illegal data address" };
+const ILLEGAL_DATA_VALUE = { modbusErrorCode: 0x03, msg: "Illegal data value" };
 
 const NOT_IMPLEMENTED_INT16 = 0x8000;
 const NOT_IMPLEMENTED_UINT16 = 0xffff;
@@ -61,7 +94,8 @@ const ST_MPPT = 4;
  * (common model 1 + inverter model 103 at base 40000). AC power follows a sun
  * curve with passing clouds, the lifetime energy counter integrates it and only
  * grows, points a simple inverter lacks answer with the SunSpec "not implemented"
- * sentinels.
+ * sentinels. With `controls`, model 123 follows model 103 and its power limit can be
+ * written (function 06 or 16); without it, every write answers exception 02.
  */
 export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions = {}): Promise<SunSpecInverterSim> {
   const host = options.host ?? "127.0.0.1";
@@ -75,12 +109,18 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
   let energyWh = readEnergy(options.stateFile) ?? 1_234_567;
   let powerW = 0;
   let lastUpdate = startedReal;
+  // Model 123 power limit: raw WMaxLimPct (0.1 %), revert time (s), enabled, and when (simulated ms) it was last set.
+  let limitRaw = 1000;
+  let limitRevertS = 0;
+  let limitEnabled = false;
+  let limitSetAt = startedReal;
 
-  // Layout: "SunS", model 1, model 103, [model 1, model 203], end marker.
+  // Layout: "SunS", model 1, model 103, [model 123], [model 1, model 203], end marker.
   const base = options.base ?? SUNSPEC_BASE;
   const MODEL1_AT = base + 2;
   const MODEL103_AT = MODEL1_AT + 2 + MODEL1_LENGTH;
-  const METER1_AT = MODEL103_AT + 2 + MODEL103_LENGTH;
+  const MODEL123_AT = MODEL103_AT + 2 + MODEL103_LENGTH;
+  const METER1_AT = options.controls ? MODEL123_AT + 2 + MODEL123_LENGTH : MODEL123_AT;
   const MODEL203_AT = METER1_AT + 2 + MODEL1_LENGTH;
   const END_AT = options.meter ? MODEL203_AT + 2 + MODEL203_LENGTH : METER1_AT;
   const endMarker = options.endMarker ?? "ffff";
@@ -99,6 +139,19 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
   common(MODEL1_AT, "SIM-TRI-10K", options.serialNumber ?? "SIM0000001");
   image.set(MODEL103_AT, 103);
   image.set(MODEL103_AT + 1, MODEL103_LENGTH);
+  if (options.controls) {
+    const c = (offset: number) => MODEL123_AT + offset;
+    image.set(c(0), 123);
+    image.set(c(1), MODEL123_LENGTH);
+    image.set(c(4), 1); // Conn: connected (Conn_WinTms, Conn_RvrtTms, WinTms and RmpTms stay 0)
+    image.set(c(10), NOT_IMPLEMENTED_INT16); // OutPFSet
+    for (let o = 15; o <= 17; o++) image.set(c(o), NOT_IMPLEMENTED_INT16); // VArWMaxPct, VArMaxPct, VArAvalPct
+    image.set(c(21), NOT_IMPLEMENTED_UINT16); // VArPct_Mod
+    image.set(c(22), NOT_IMPLEMENTED_UINT16); // VArPct_Ena
+    image.setInt16(c(WMAXLIMPCT_SF), LIMIT_SF);
+    image.set(c(24), NOT_IMPLEMENTED_INT16); // OutPFSet_SF
+    image.set(c(25), NOT_IMPLEMENTED_INT16); // VArPct_SF
+  }
   if (options.meter) {
     common(METER1_AT, "SIM-METER-3P", "SIMMETER01");
     image.set(MODEL203_AT, 203);
@@ -118,7 +171,9 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
     const dtHours = ((real - lastUpdate) * speed) / 3_600_000;
     lastUpdate = real;
     const sun = irradiance(t);
-    const ac = Math.round(rated * sun);
+    revertLimit(t);
+    const cap = limitEnabled ? Math.round((rated * limitRaw) / 1000) : rated;
+    const ac = Math.min(Math.round(rated * sun), cap);
     // Energy integrates the power of the interval that just ended (trapezoid), never decreases.
     energyWh += Math.max(0, ((powerW + ac) / 2) * dtHours);
     powerW = ac;
@@ -157,6 +212,12 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
     for (let p = 0; p < 3; p++) image.set(r(34 + p), NOT_IMPLEMENTED_INT16); // TmpSnk, TmpTrns, TmpOt
     image.setInt16(r(37), -1); // Tmp_SF
     image.set(r(38), ac > 0 ? ST_MPPT : ST_SLEEPING); // St
+    if (options.controls) {
+      const c = (offset: number) => MODEL123_AT + offset;
+      image.set(c(WMAXLIMPCT), limitRaw);
+      image.set(c(WMAXLIMPCT_RVRTTMS), limitRevertS);
+      image.set(c(WMAXLIM_ENA), limitEnabled ? 1 : 0);
+    }
     if (options.meter) {
       // House load around 600 W; the meter sees load minus PV (import positive, export negative).
       const load = 600 + 400 * Math.sin(t / 1_800_000) ** 2;
@@ -180,6 +241,39 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
   }
   update();
 
+  /** Disables the limit once its revert time passed without it being set again (`t`: simulated ms). */
+  function revertLimit(t: number): void {
+    if (limitEnabled && limitRevertS > 0 && t - limitSetAt >= limitRevertS * 1000) limitEnabled = false;
+  }
+
+  /**
+   * Applies a write of `values` from `addr` (function 06 or 16): all or nothing. Registers outside
+   * the map or read-only answer exception 02, values out of range exception 03.
+   */
+  function write(addr: number, values: number[]): void {
+    image.read(addr, values.length); // exception 02 outside the register map
+    const writes = values.map((value, i) => ({ offset: addr + i - MODEL123_AT, value }));
+    const writable = [WMAXLIMPCT, WMAXLIMPCT_RVRTTMS, WMAXLIM_ENA];
+    if (!options.controls || writes.some((w) => !writable.includes(w.offset))) throw ILLEGAL_DATA_ADDRESS;
+    for (const { offset, value } of writes) {
+      if ((offset === WMAXLIMPCT && value > 1000) || (offset === WMAXLIM_ENA && value > 1)) throw ILLEGAL_DATA_VALUE;
+    }
+    update(); // power and energy up to now under the old limit; a limit past its revert time reverts first
+    const t = simTime(now());
+    for (const { offset: o, value } of writes) {
+      if (o === WMAXLIMPCT) {
+        limitRaw = value;
+        limitSetAt = t;
+      } else if (o === WMAXLIMPCT_RVRTTMS) {
+        limitRevertS = value;
+      } else if (o === WMAXLIM_ENA) {
+        if (value === 1) limitSetAt = t;
+        limitEnabled = value === 1;
+      }
+    }
+    update();
+  }
+
   const vector = {
     getMultipleHoldingRegisters(addr: number, length: number): number[] {
       update();
@@ -188,6 +282,12 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
     getHoldingRegister(addr: number): number {
       update();
       return image.read(addr, 1)[0] as number;
+    },
+    setRegister(addr: number, value: number): void {
+      write(addr, [value]);
+    },
+    setRegisterArray(addr: number, values: number[]): void {
+      write(addr, values);
     },
   };
   const server = new ModbusRTU.ServerTCP(vector, { host, port, unitID: unitId });
@@ -200,7 +300,7 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
     host,
     port,
     unitId,
-    snapshot: () => ({ powerW, energyWh, gridW }),
+    snapshot: () => ({ powerW, energyWh, gridW, limitPct: limitRaw / 10, limitEnabled, limitRevertS }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -5,6 +5,9 @@ import type { ConnectionConfig } from "../config/site-schema.js";
 import { EdgeError, ModbusExceptionError } from "../errors.js";
 import type { ReadFunction } from "./request-plan.js";
 
+/** Modbus write functions: 06 (write single register) and 16 (write multiple registers). */
+export type WriteFunction = "single" | "multiple";
+
 /**
  * One Modbus connection (TCP, RTU on a serial line, or RTU over TCP), shared by every unit id
  * on it and strictly serialised:
@@ -38,6 +41,32 @@ export class ModbusConnection {
             : await this.client.readInputRegisters(address, count);
         this.log.trace({ unitId, fn, address, count, data: result.data }, "read registers");
         return result.data;
+      } catch (err) {
+        throw this.translate(err, address);
+      }
+    });
+  }
+
+  /**
+   * Writes `words` to holding registers of `unitId` from `address`: function 06 (write single
+   * register, exactly one word) or 16 (write multiple registers, 1..123 words). Queued behind the
+   * reads like every request; exception answers keep their code (`ModbusExceptionError`), no answer
+   * is `EDGE_ERR_MODBUS_TIMEOUT` (the device may or may not have applied the write).
+   */
+  writeRegisters(unitId: number, address: number, words: readonly number[], fn: WriteFunction): Promise<void> {
+    const bad = words.find((w) => !Number.isInteger(w) || w < 0 || w > 0xffff);
+    if (bad !== undefined) return Promise.reject(new RangeError(`register value ${bad} is not a 16-bit word`));
+    if (fn === "single" ? words.length !== 1 : words.length < 1 || words.length > 123) {
+      return Promise.reject(new RangeError(`function ${fn} cannot write ${words.length} registers`));
+    }
+    return this.serialised(async () => {
+      await this.ensureOpen();
+      this.client.setID(unitId);
+      try {
+        const [first = 0] = words;
+        if (fn === "single") await this.client.writeRegister(address, first);
+        else await this.client.writeRegisters(address, [...words]);
+        this.log.debug({ unitId, fn, address, words }, "wrote registers");
       } catch (err) {
         throw this.translate(err, address);
       }

@@ -4,6 +4,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { naturesDir, profilesDir } from "@steinmetz/firmware-config";
 import { parse } from "yaml";
+import { NUMERIC_TYPES } from "../acquisition/decode.js";
 import { type Problem, validate } from "../config/validate.js";
 import { EdgeError } from "../errors.js";
 import { type MqttProfile, MqttProfileSchema } from "./mqtt-profile-schema.js";
@@ -44,6 +45,20 @@ export function loadProfile(ref: string, dirs: ProfileDirs = defaultDirs): Loade
       problems.push({ path: "/points", message: "must list points (or use sunspec discovery)" });
     }
     profile.points.forEach((point, i) => {
+      const write = point.write;
+      if (write) {
+        const path = `/points/${i}/write`;
+        if (point.function === "input") problems.push({ path, message: "input registers cannot be written" });
+        if (write.function === "single" && NUMERIC_TYPES[point.type] > 1) {
+          problems.push({
+            path: `${path}/function`,
+            message: `function 06 writes one register; ${point.type} needs "multiple"`,
+          });
+        }
+        if (write.min !== undefined && write.max !== undefined && write.min > write.max) {
+          problems.push({ path: `${path}/min`, message: "must not be greater than max" });
+        }
+      }
       const span = pointSpan(point);
       if (span.count > profile.defaults.maxRegistersPerRead) {
         problems.push({

@@ -6,6 +6,31 @@ const ByteOrder = Type.Union([Type.Literal("ABCD"), Type.Literal("CDAB"), Type.L
 const Tier = Type.Union([Type.Literal("fast"), Type.Literal("slow")]);
 const NumericType = Type.Union(Object.keys(NUMERIC_TYPES).map((t) => Type.Literal(t as keyof typeof NUMERIC_TYPES)));
 
+/**
+ * How a point may be written (absent: the point is read-only). Bounds and refused values are in the
+ * point's unit, i.e. after scaling; see edge/src/acquisition/writes.ts.
+ */
+export const PointWriteSchema = Type.Object(
+  {
+    /**
+     * "single": function 06 (write single register), "multiple": function 16 (write multiple registers).
+     * Default: "single" for 1-register types, "multiple" otherwise.
+     */
+    function: Type.Optional(Type.Union([Type.Literal("single"), Type.Literal("multiple")])),
+    /** Smallest value accepted, in the point's unit. */
+    min: Type.Optional(Type.Number()),
+    /** Largest value accepted, in the point's unit. */
+    max: Type.Optional(Type.Number()),
+    /** Values refused as unsafe for this device (e.g. a 0 % power limit that stops the inverter). */
+    refuse: Type.Optional(Type.Array(Type.Number())),
+    /** Read the point back after writing and compare (default true). */
+    verify: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+/** Write metadata of a profile point. */
+export type PointWrite = Static<typeof PointWriteSchema>;
+
 /** One point of a profile: where its value lives and how to decode it. */
 export const ProfilePointSchema = Type.Object(
   {
@@ -26,6 +51,8 @@ export const ProfilePointSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Present when the point may be written (holding registers only). */
+    write: Type.Optional(PointWriteSchema),
   },
   { additionalProperties: false },
 );
