@@ -103,3 +103,17 @@ t.test("connections are validated by type", async (t) => {
   t.throws(() => checkSite("s.yaml", site({ type: "rtu-over-tcp", host: "gw" })), /needs "port"/);
   t.ok(checkSite("s.yaml", site({ type: "rtu", path: "/dev/ttyUSB0", baudRate: 19200, parity: "even" })));
 });
+
+t.test("an unreachable endpoint is retried after a backoff shared by every device on it", async (t) => {
+  const { findFreePort } = await import("@steinmetz/sim");
+  const conn = new ModbusConnection(connection("tcp", await findFreePort()), log);
+  t.teardown(() => conn.close());
+  await t.rejects(conn.readRegisters(1, "holding", 0, 1), {
+    code: "EDGE_ERR_MODBUS_CONNECT",
+    message: /cannot connect/,
+  });
+  await t.rejects(conn.readRegisters(2, "holding", 0, 1), {
+    code: "EDGE_ERR_MODBUS_CONNECT",
+    message: /unreachable; next attempt in \d+ s/,
+  });
+});

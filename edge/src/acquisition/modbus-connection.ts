@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import Modbus from "modbus-serial";
 import type { Logger } from "pino";
+import { Backoff } from "../backoff.js";
 import type { ConnectionConfig } from "../config/site-schema.js";
 import { EdgeError, ModbusExceptionError } from "../errors.js";
 import type { ReadFunction } from "./request-plan.js";
@@ -13,7 +14,9 @@ export type WriteFunction = "single" | "multiple";
  * on it and strictly serialised:
  * requests from all devices on it queue up and go out one at a time (with the configured
  * pause between them), as an RS485 gateway or a single-slot inverter requires. The socket
- * is opened on first use and reopened after it broke; callers back off on their own.
+ * is opened on first use and reopened after it broke; after a failed connect the link waits out a
+ * jittered exponential backoff before the next attempt, whichever device asks (devices also back
+ * off on their own).
  */
 export class ModbusConnection {
   // The package's CJS default export: `.default` is the client class under both TS and Node ESM.
@@ -21,6 +24,9 @@ export class ModbusConnection {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private lastRequestEnd = 0;
+  /** After a failed connect, no new attempt before this time (all devices on the link share it). */
+  private nextConnectAt = 0;
+  private readonly reconnect = new Backoff({ initialDelayMs: 1000, maxDelayMs: 60_000 });
 
   constructor(
     readonly config: ConnectionConfig,
@@ -100,6 +106,13 @@ export class ModbusConnection {
     if (this.client.isOpen) return;
     const { type, host = "", port = 502, path = "", timeoutMs } = this.config;
     const where = type === "rtu" ? path : `${host}:${port}`;
+    const wait = this.nextConnectAt - Date.now();
+    if (wait > 0) {
+      throw new EdgeError(
+        "EDGE_ERR_MODBUS_CONNECT",
+        `${where} unreachable; next attempt in ${Math.ceil(wait / 1000)} s`,
+      );
+    }
     try {
       if (type === "tcp") await this.client.connectTCP(host, { port, timeout: timeoutMs });
       // modbus-serial calls raw RTU frames over a TCP socket (transparent gateways) its "telnet" port.
@@ -108,9 +121,11 @@ export class ModbusConnection {
         const { baudRate = 9600, parity = "none", stopBits = 1 } = this.config;
         await this.client.connectRTUBuffered(path, { baudRate, parity, stopBits, dataBits: 8 });
       }
+      this.reconnect.succeeded();
       this.log.info({ type, where }, "connected");
       if (this.config.pauseAfterConnectMs > 0) await sleep(this.config.pauseAfterConnectMs);
     } catch (err) {
+      this.nextConnectAt = Date.now() + this.reconnect.failed();
       throw new EdgeError("EDGE_ERR_MODBUS_CONNECT", `cannot connect to ${where}: ${(err as Error).message}`, {
         cause: err,
       });
