@@ -35,7 +35,7 @@ export interface DeviceState {
 export interface DevicePollerDeps {
   connection: ModbusConnection;
   profile: LoadedProfile;
-  /** Commits one cycle's readings (the buffer's append). */
+  /** Takes one cycle's readings (the agent's commit batcher). */
   commit: (readings: NewReading[]) => void;
   log: Logger;
   /** Called after every cycle with its result, duration, and whether it overran its interval. */
@@ -45,11 +45,11 @@ export interface DevicePollerDeps {
 }
 
 /**
- * Polls one device at its interval: reads the profile's points in the fewest requests (see
- * request-plan.ts) through the shared connection, decodes them and commits the cycle's readings
- * in one transaction. A failing device
- * goes to `fault` (logged once per transition, with one COMM_ERROR reading per point so the hub
- * sees why data stops) and is retried with its own backoff, never holding up other devices.
+ * Polls one device at its interval: reads the profile's points (and, for SunSpec profiles, those
+ * of the discovered model chain) in the fewest requests (see request-plan.ts) through the shared
+ * connection, decodes them and hands the cycle's readings to `commit`. A failing device goes to
+ * `fault` (logged once per transition, with one COMM_ERROR reading per point so the hub sees why
+ * data stops) and is retried with its own backoff, never holding up other devices.
  */
 export class DevicePoller {
   readonly state: DeviceState;
