@@ -2,7 +2,7 @@
  * Requests per poll cycle for every shipped profile: the planner's reads next to one request per
  * point (what a naive poller sends). SunSpec profiles are planned for a typical chain.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { profilesDir } from "@steinmetz/firmware-config";
 import { MAX_GAP, planReads } from "../src/acquisition/request-plan.js";
@@ -26,7 +26,10 @@ export function benchRequestPlan(): { name: string; value: number; baseline: num
     .filter((e) => e.isFile() && e.name.endsWith(".yaml"))
     .map((e) => relative(profilesDir, join(e.parentPath, e.name)).replace(/\.yaml$/, ""))
     .sort();
-  return refs.map((ref) => {
+  const modbus = refs.filter(
+    (ref) => !/^protocol:\s*mqtt\s*$/m.test(readFileSync(join(profilesDir, `${ref}.yaml`), "utf8")),
+  );
+  return modbus.map((ref) => {
     const { profile } = loadProfile(ref);
     const points: ProfilePoint[] = profile.sunspec
       ? [...pointsFromChain(TYPICAL_CHAIN[profile.class] ?? []), ...profile.points]

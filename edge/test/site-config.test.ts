@@ -183,3 +183,8 @@ t.test("write metadata is checked when the profile loads", async (t) => {
   t.match(message, 'w.yaml: /points/1/write/function: function 06 writes one register; uint32 needs "multiple"');
   t.match(message, "w.yaml: /points/2/write: input registers cannot be written");
 });
+
+t.test("a profile used on the wrong kind of connection says so", async (t) => {
+  const message = problemsOf({ ...valid, devices: [{ ...valid.devices[0], profile: "meter/shelly-pro3em-mqtt" }] });
+  t.match(message, "shelly-pro3em-mqtt.yaml: /protocol: an MQTT profile: use it on an mqtt connection");
+});

@@ -105,6 +105,18 @@ function readProfile<P extends { id: string; class: string; points: { id: string
       `profile ${ref} is invalid:\n${problems.map((p) => `  ${file}: ${p.path}: ${p.message}`).join("\n")}`,
     );
   const data = readYaml(file, fail);
+  const protocol = (data as { protocol?: unknown } | null)?.protocol;
+  if ((protocol === "mqtt") !== (schema === MqttProfileSchema)) {
+    throw fail([
+      {
+        path: "/protocol",
+        message:
+          protocol === "mqtt"
+            ? "an MQTT profile: use it on an mqtt connection"
+            : "a Modbus profile: use it on a Modbus connection",
+      },
+    ]);
+  }
   const profile = Value.Default(schema, data) as P;
   const schemaProblems = validate(schema, profile);
   if (schemaProblems.length > 0) throw fail(schemaProblems);
