@@ -12,7 +12,7 @@ import { startHub } from "@steinmetz/hub";
 import { startSunSpecInverterSim } from "@steinmetz/sim";
 import pino from "pino";
 import { stringify } from "yaml";
-import { buildEdge } from "../tools/build.js";
+import { APPLIANCE_NODE_FLAGS, buildEdge } from "../tools/build.js";
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -30,7 +30,7 @@ function rssMb(pid: number): number {
 
 async function measureEdge(edge: string, siteFile: string, hubUrl: string, seconds: number) {
   const dataDir = mkdtempSync(join(tmpdir(), "bench-edge-"));
-  const child = spawn(process.execPath, [edge, "--config", siteFile, "--insecure-dev"], {
+  const child = spawn(process.execPath, [...APPLIANCE_NODE_FLAGS, edge, "--config", siteFile, "--insecure-dev"], {
     env: { ...process.env, EDGE_DATA_DIR: dataDir, HUB_URL: hubUrl, EDGE_HTTP_PORT: "0", LOG_LEVEL: "warn" },
     stdio: "ignore",
   });
@@ -82,7 +82,7 @@ export async function benchSiteLoad(seconds = 60) {
       return file;
     };
     const hubUrl = `127.0.0.1:${hub.grpcPort}`;
-    // Measured as it runs on an appliance: the bundled JavaScript, no TypeScript loader.
+    // Measured as it runs on an appliance: the bundled JavaScript with its V8 flags, no TypeScript loader.
     const edge = await buildEdge();
     const one = await measureEdge(edge, site(1, 1), hubUrl, seconds);
     const fifty = await measureEdge(edge, site(5, 10), hubUrl, seconds);

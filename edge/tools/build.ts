@@ -3,7 +3,7 @@
  * form it runs in on an appliance: no TypeScript loader in the process (about 35 MB less RSS).
  * Third-party packages stay external (node_modules ships with it); our workspaces are bundled.
  */
-import { readFileSync } from "node:fs";
+import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 
@@ -11,7 +11,13 @@ const root = join(import.meta.dirname, "../..");
 const dependencies = (dir: string): string[] =>
   Object.keys(JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")).dependencies ?? {});
 
-/** Builds the bundle and returns its path. */
+/**
+ * V8 flags the appliance runs the edge with: a small young generation keeps the resident set about
+ * 20 MB lower for a few tenths of a percent of CPU (measured by `npm run bench -- site`).
+ */
+export const APPLIANCE_NODE_FLAGS = ["--max-semi-space-size=2"];
+
+/** Builds the bundle (runnable as `edge/dist/edge.mjs`, with the appliance's flags) and returns its path. */
 export async function buildEdge(): Promise<string> {
   const outfile = join(root, "edge/dist/edge.mjs");
   await build({
@@ -25,9 +31,12 @@ export async function buildEdge(): Promise<string> {
       ...new Set([...dependencies("edge"), ...dependencies("proto"), ...dependencies("firmware-config")]),
     ].filter((d) => !d.startsWith("@steinmetz/")),
     // Bundled CommonJS helpers need `require`; give the ESM bundle one.
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    banner: {
+      js: `#!/usr/bin/env -S node ${APPLIANCE_NODE_FLAGS.join(" ")}\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);`,
+    },
     logLevel: "warning",
   });
+  chmodSync(outfile, 0o755);
   return outfile;
 }
 
