@@ -7,23 +7,13 @@ import { DevicePoller } from "../src/acquisition/device-poller.js";
 import { ModbusConnection } from "../src/acquisition/modbus-connection.js";
 import type { NewReading } from "../src/buffer/reading-buffer.js";
 import { loadProfile } from "../src/profile/load-profile.js";
+import { loopback } from "./support/connection.js";
 import { imageOf, startRegisterServer } from "./support/register-server.js";
 
 const log = pino({ level: "silent" });
 const sim = await startSunSpecInverterSim();
 t.teardown(() => sim.close());
-const tcp = (id: string, port: number) =>
-  ({
-    id,
-    type: "tcp",
-    host: "127.0.0.1",
-    port,
-    timeoutMs: 300,
-    delayBetweenRequestsMs: 0,
-    pauseAfterConnectMs: 0,
-    maxRegistersPerRead: 125,
-    maxGap: 31,
-  }) as const;
+const tcp = (id: string, port: number) => loopback(port, { id });
 const connection = new ModbusConnection(tcp("lan", sim.port), log);
 t.teardown(() => connection.close());
 const inverter = loadProfile("inverter/sunspec-model103-tcp");

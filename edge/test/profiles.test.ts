@@ -15,6 +15,7 @@ import { ModbusConnection } from "../src/acquisition/modbus-connection.js";
 import type { NewReading } from "../src/buffer/reading-buffer.js";
 import type { DeviceConfig } from "../src/config/site-schema.js";
 import { loadProfile } from "../src/profile/load-profile.js";
+import { loopback } from "./support/connection.js";
 import { startRegisterServer } from "./support/register-server.js";
 
 const log = pino({ level: "silent" });
@@ -111,20 +112,7 @@ for (const ref of refs) {
       input: fixture.input,
       unitId: fixture.unitId,
     });
-    const connection = new ModbusConnection(
-      {
-        id: "fixture",
-        type: "tcp",
-        host: "127.0.0.1",
-        port: server.port,
-        timeoutMs: 1000,
-        delayBetweenRequestsMs: 0,
-        pauseAfterConnectMs: 0,
-        maxRegistersPerRead: 125,
-        maxGap: 31,
-      },
-      log,
-    );
+    const connection = new ModbusConnection(loopback(server.port, { id: "fixture", timeoutMs: 1000 }), log);
     t.teardown(async () => {
       await connection.close();
       await server.close();

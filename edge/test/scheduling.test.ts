@@ -7,6 +7,7 @@ import { ModbusConnection } from "../src/acquisition/modbus-connection.js";
 import type { NewReading } from "../src/buffer/reading-buffer.js";
 import type { DeviceConfig } from "../src/config/site-schema.js";
 import { type LoadedProfile, loadProfile } from "../src/profile/load-profile.js";
+import { loopback } from "./support/connection.js";
 import { startRegisterServer } from "./support/register-server.js";
 
 const log = pino({ level: "silent" });
@@ -32,19 +33,7 @@ async function setup(t: Test, device: Partial<DeviceConfig>) {
   ]);
   const server = await startRegisterServer({ holding });
   t.teardown(() => server.close());
-  const conn = new ModbusConnection(
-    {
-      id: "c",
-      type: "tcp",
-      host: "127.0.0.1",
-      port: server.port,
-      timeoutMs: 300,
-      delayBetweenRequestsMs: 0,
-      pauseAfterConnectMs: 0,
-      maxRegistersPerRead: 125,
-    },
-    log,
-  );
+  const conn = new ModbusConnection(loopback(server.port, { id: "c" }), log);
   t.teardown(() => conn.close());
   let now = 0;
   const committed: NewReading[][] = [];

@@ -11,20 +11,10 @@ import { loadProfile } from "../src/profile/load-profile.js";
 import { scan } from "../src/scan.js";
 import { discoverSunSpec } from "../src/sunspec/discovery.js";
 import { classOfChain, pointsFromChain } from "../src/sunspec/points.js";
+import { loopback } from "./support/connection.js";
 
 const log = pino({ level: "silent" });
-const tcp = (port: number) =>
-  ({
-    id: "lan",
-    type: "tcp",
-    host: "127.0.0.1",
-    port,
-    timeoutMs: 300,
-    delayBetweenRequestsMs: 0,
-    pauseAfterConnectMs: 0,
-    maxRegistersPerRead: 125,
-    maxGap: 31,
-  }) as const;
+const tcp = (port: number) => loopback(port);
 
 /** Runs the edge CLI without blocking this process's event loop. */
 function run(args: string[], cwd: string, env: NodeJS.ProcessEnv) {

@@ -8,6 +8,7 @@ import type { NewReading } from "../src/buffer/reading-buffer.js";
 import type { ConnectionConfig } from "../src/config/site-schema.js";
 import type { LoadedProfile } from "../src/profile/load-profile.js";
 import { loadProfile } from "../src/profile/load-profile.js";
+import { loopback } from "./support/connection.js";
 import { imageOf, startRegisterServer } from "./support/register-server.js";
 
 const log = pino({ level: "silent" });
@@ -23,16 +24,7 @@ const profile: LoadedProfile = {
     ],
   },
 };
-const connection = (type: ConnectionConfig["type"], port: number): ConnectionConfig => ({
-  id: type,
-  type,
-  host: "127.0.0.1",
-  port,
-  timeoutMs: 300,
-  delayBetweenRequestsMs: 0,
-  pauseAfterConnectMs: 0,
-  maxRegistersPerRead: 125,
-});
+const connection = (type: ConnectionConfig["type"], port: number) => loopback(port, { id: type, type });
 
 function pollers(conn: ModbusConnection, unitIds: number[]) {
   return unitIds.map((unitId) => {

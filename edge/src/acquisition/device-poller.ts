@@ -31,6 +31,20 @@ export interface DeviceState {
   overruns: number;
 }
 
+/** The state of a device nothing is known about yet. */
+export function initialDeviceState(since: number): DeviceState {
+  return {
+    status: "unknown",
+    since,
+    lastError: null,
+    lastCycleMs: null,
+    requestsPerCycle: 0,
+    cycles: 0,
+    failedCycles: 0,
+    overruns: 0,
+  };
+}
+
 /** What a poller needs from the agent. */
 export interface DevicePollerDeps {
   connection: ModbusConnection;
@@ -81,16 +95,7 @@ export class DevicePoller {
   ) {
     this.now = deps.now ?? Date.now;
     this.clockSynced = deps.clockSynced ?? (() => false);
-    this.state = {
-      status: "unknown",
-      since: this.now(),
-      lastError: null,
-      lastCycleMs: null,
-      requestsPerCycle: 0,
-      cycles: 0,
-      failedCycles: 0,
-      overruns: 0,
-    };
+    this.state = initialDeviceState(this.now());
     const { profile } = deps.profile;
     this.points = profile.points;
     this.unitId = device.unitId ?? profile.defaults.unitId;

@@ -1,7 +1,7 @@
 import { Quality } from "@steinmetz/proto";
 import type { MqttClient } from "mqtt";
 import type { Logger } from "pino";
-import type { DeviceState } from "../acquisition/device-poller.js";
+import { type DeviceState, initialDeviceState } from "../acquisition/device-poller.js";
 import type { DeadLetter, NewReading } from "../buffer/reading-buffer.js";
 import type { DeviceConfig } from "../config/site-schema.js";
 import type { LoadedMqttProfile } from "../profile/load-profile.js";
@@ -52,16 +52,7 @@ export class MqttDevice {
       list.push({ ...point, path: point.path && fillTemplate(point.path, vars) });
       this.byTopic.set(topic, list);
     }
-    this.state = {
-      status: "unknown",
-      since: this.now(),
-      lastError: null,
-      lastCycleMs: null,
-      requestsPerCycle: 0,
-      cycles: 0,
-      failedCycles: 0,
-      overruns: 0,
-    };
+    this.state = initialDeviceState(this.now());
   }
 
   /** Subscribes to the device's topics. */
