@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { DevicePoller } from "./acquisition/device-poller.js";
 import { ModbusConnection } from "./acquisition/modbus-connection.js";
 import { CommitBatcher } from "./buffer/commit-batcher.js";
-import { ReadingBuffer } from "./buffer/reading-buffer.js";
+import { type NewReading, ReadingBuffer } from "./buffer/reading-buffer.js";
 import { systemClockSync } from "./clock.js";
 import type { LoadedSite } from "./config/load-site.js";
 import { EdgeError } from "./errors.js";
@@ -58,9 +58,11 @@ export interface EdgeStatus {
 }
 
 /**
- * Starts the edge: opens the buffer, one shared connection per configured endpoint, one poller
- * per device, the forwarder to the hub and the HTTP server. `close()` stops polling first, then
- * lets the forwarder drain what is in flight, then closes the buffer.
+ * Starts the edge: opens the buffer, one shared Modbus connection per configured link and one
+ * poller per Modbus device, the MQTT side (embedded broker, clients, devices), the forwarder to
+ * the hub and the HTTP server. Readings of all devices go through one commit batcher. `close()`
+ * stops acquisition first, commits what is waiting, lets the forwarder drain what is in flight,
+ * then closes the buffer.
  */
 export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAgent> {
   const { site, log } = options;
@@ -72,6 +74,10 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
   const metrics = createEdgeMetrics();
   const clockSynced = options.clockSynced ?? systemClockSync();
   const batcher = new CommitBatcher(buffer, log.child({ component: "buffer" }));
+  const commit = (device: string, readings: NewReading[]) => {
+    batcher.submit(readings);
+    metrics.readingsCommitted.inc({ device }, readings.length);
+  };
 
   const connections = new Map(
     site.config.connections
@@ -87,10 +93,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
           profile: site.profiles.get(device.profile) as NonNullable<ReturnType<typeof site.profiles.get>>,
           log: log.child({ device: device.id }),
           clockSynced,
-          commit: (readings) => {
-            batcher.submit(readings);
-            metrics.readingsCommitted.inc({ device: device.id }, readings.length);
-          },
+          commit: (readings) => commit(device.id, readings),
           onCycle: (ok, durationMs, overran) => {
             metrics.pollCycles.inc({ device: device.id, result: ok ? "ok" : "failed" });
             if (ok) metrics.pollDuration.observe({ device: device.id }, durationMs / 1000);
@@ -102,10 +105,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
   const mqttSite = await startMqttSite(site, {
     log,
     clockSynced,
-    commit: (device, readings) => {
-      batcher.submit(readings);
-      metrics.readingsCommitted.inc({ device }, readings.length);
-    },
+    commit,
     deadLetter: (entry) => buffer.deadLetter(entry),
     onMalformed: (device) => metrics.mqttMalformed.inc({ device }),
   });
