@@ -5,6 +5,7 @@
 import { benchBufferIngest } from "../edge/bench/buffer-ingest.js";
 import { benchRequestPlan } from "../edge/bench/request-plan.js";
 import { benchSiteLoad } from "../edge/bench/site-load.js";
+import { benchSync } from "./bench-sync.js";
 
 interface Result {
   name: string;
@@ -26,13 +27,20 @@ const print = (r: Result, baselineName: string) => {
     `${r.name}: ${fmt(r.value)} vs ${baselineName} ${fmt(r.baseline)} -> ratio ${r.ratio.toFixed(2)}${verdict}\n`,
   );
 };
-/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, site). */
+/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site). */
 const only = process.argv[2];
 const selected = (name: string) => !only || name.includes(only);
 
 if (selected("buffer")) for (const r of benchBufferIngest()) print({ ...r, target: 0.7 }, "raw better-sqlite3");
 if (selected("requests")) for (const r of benchRequestPlan()) print(r, "one request per point");
 
+if (selected("sync")) {
+  const r = await benchSync();
+  print(
+    { name: "sync edge buffer -> gRPC -> hub -> PostgreSQL (readings/s)", ...r, ratio: r.value / r.baseline },
+    "hub batch insert called directly",
+  );
+}
 if (selected("site")) {
   const { one, fifty } = await benchSiteLoad();
   process.stdout.write(
