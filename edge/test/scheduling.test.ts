@@ -6,23 +6,16 @@ import { DevicePoller } from "../src/acquisition/device-poller.js";
 import { ModbusConnection } from "../src/acquisition/modbus-connection.js";
 import type { NewReading } from "../src/buffer/reading-buffer.js";
 import type { DeviceConfig } from "../src/config/site-schema.js";
-import { type LoadedProfile, loadProfile } from "../src/profile/load-profile.js";
 import { loopback } from "./support/connection.js";
+import { inverterProfileWith } from "./support/profiles.js";
 import { startRegisterServer } from "./support/register-server.js";
 
 const log = pino({ level: "silent" });
-const base = loadProfile("inverter/sunspec-model103-tcp");
-const profile: LoadedProfile = {
-  ...base,
-  profile: {
-    ...base.profile,
-    points: [
-      { id: "active_power", address: 100, type: "int16" },
-      { id: "frequency", address: 101, type: "uint16", scale: { factor: 0.01 } },
-      { id: "energy_exported", address: 200, type: "acc32", tier: "slow" },
-    ],
-  },
-};
+const profile = inverterProfileWith([
+  { id: "active_power", address: 100, type: "int16" },
+  { id: "frequency", address: 101, type: "uint16", scale: { factor: 0.01 } },
+  { id: "energy_exported", address: 200, type: "acc32", tier: "slow" },
+]);
 
 async function setup(t: Test, device: Partial<DeviceConfig>) {
   const holding = new Map<number, number>([

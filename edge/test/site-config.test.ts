@@ -6,6 +6,7 @@ import { sitesDir } from "@steinmetz/firmware-config";
 import t from "tap";
 import { checkSite, loadSiteFile } from "../src/config/load-site.js";
 import { EdgeError } from "../src/errors.js";
+import type { ProfileDirs } from "../src/profile/load-profile.js";
 
 const valid = {
   site: { name: "Test" },
@@ -13,14 +14,36 @@ const valid = {
   devices: [{ id: "inv", connection: "lan", profile: "inverter/sunspec-model103-tcp" }],
 };
 
+/**
+ * Writes an inverter nature with `naturePoints` and a Modbus profile `inverter/<id>` with `points`
+ * (YAML flow lines) into a temporary firmware-config; returns its folders and the profile file.
+ */
+function temporaryProfile(id: string, naturePoints: string[], points: string[]) {
+  const dir = mkdtempSync(join(tmpdir(), "profiles-"));
+  const dirs: ProfileDirs = { profiles: join(dir, "profiles"), natures: join(dir, "natures") };
+  mkdirSync(join(dirs.profiles, "inverter"), { recursive: true });
+  mkdirSync(dirs.natures);
+  writeFileSync(
+    join(dirs.natures, "inverter.yaml"),
+    ["class: inverter", "points:", ...naturePoints.map((p) => `  ${p}`)].join("\n"),
+  );
+  const file = join(dirs.profiles, `inverter/${id}.yaml`);
+  const header = [`id: ${id}`, "class: inverter", "brand: X", "product: Y", "protocol: modbus-tcp"];
+  writeFileSync(
+    file,
+    [...header, "defaults: { port: 502, unitId: 1 }", "points:", ...points.map((p) => `  - ${p}`)].join("\n"),
+  );
+  return { dirs, file, site: { ...valid, devices: [{ ...valid.devices[0], profile: `inverter/${id}` }] } };
+}
+
 /** Repairs the schema error of the broken test profile, so that the semantic checks run. */
 function fixProfile(file: string): void {
   writeFileSync(file, readFileSync(file, "utf8").replace("int33", "int32"));
 }
 
-const problemsOf = (data: unknown): string => {
+const problemsOf = (data: unknown, dirs?: ProfileDirs): string => {
   try {
-    checkSite("site.yaml", data);
+    checkSite("site.yaml", data, dirs);
   } catch (err) {
     t.type(err, EdgeError);
     t.equal((err as EdgeError).code, "EDGE_ERR_CONFIG_INVALID");
@@ -69,42 +92,19 @@ t.test("references are checked after the schema", async (t) => {
 });
 
 t.test("a broken profile is reported with the profile's own paths", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "profiles-"));
-  mkdirSync(join(dir, "profiles/inverter"), { recursive: true });
-  mkdirSync(join(dir, "natures"));
-  writeFileSync(
-    join(dir, "natures/inverter.yaml"),
-    "class: inverter\npoints:\n  active_power: { unit: W, description: P }\n",
-  );
-  writeFileSync(
-    join(dir, "profiles/inverter/bad.yaml"),
+  const { dirs, file, site } = temporaryProfile(
+    "bad",
+    ["active_power: { unit: W, description: P }"],
     [
-      "id: bad",
-      "class: inverter",
-      "brand: X",
-      "product: Y",
-      "protocol: modbus-tcp",
-      "defaults: { port: 502, unitId: 1 }",
-      "points:",
-      "  - { id: active_power, address: 101, type: int33 }",
-      "  - { id: power_out, address: 100, type: int16, scale: { register: 300 } }",
-    ].join("\n"),
+      "{ id: active_power, address: 101, type: int33 }",
+      "{ id: power_out, address: 100, type: int16, scale: { register: 300 } }",
+    ],
   );
-  const dirs = { profiles: join(dir, "profiles"), natures: join(dir, "natures") };
-  let message = "";
-  try {
-    checkSite("site.yaml", { ...valid, devices: [{ ...valid.devices[0], profile: "inverter/bad" }] }, dirs);
-  } catch (err) {
-    message = (err as Error).message;
-  }
+  let message = problemsOf(site, dirs);
   t.match(message, "/devices/0/profile: profile inverter/bad is invalid");
   t.match(message, 'bad.yaml: /points/0/type: must be one of "int16", "uint16"');
-  fixProfile(join(dir, "profiles/inverter/bad.yaml"));
-  try {
-    checkSite("site.yaml", { ...valid, devices: [{ ...valid.devices[0], profile: "inverter/bad" }] }, dirs);
-  } catch (err) {
-    message = (err as Error).message;
-  }
+  fixProfile(file);
+  message = problemsOf(site, dirs);
   t.match(message, 'bad.yaml: /points/1/id: "power_out" is not a point of nature "inverter"');
   t.match(message, "bad.yaml: /points/1/scale/register: value and scale factor span 201 registers");
 });
@@ -144,41 +144,20 @@ t.test("MQTT connections and devices are checked too", async (t) => {
 });
 
 t.test("write metadata is checked when the profile loads", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "profiles-"));
-  mkdirSync(join(dir, "profiles/inverter"), { recursive: true });
-  mkdirSync(join(dir, "natures"));
-  writeFileSync(
-    join(dir, "natures/inverter.yaml"),
-    "class: inverter\npoints:\n  power_limit_pct: { unit: '%', description: L }\n  max_power: { unit: W, description: M }\n  dc_power: { unit: W, description: D }\n",
-  );
-  writeFileSync(
-    join(dir, "profiles/inverter/w.yaml"),
+  const { dirs, site } = temporaryProfile(
+    "w",
     [
-      "id: w",
-      "class: inverter",
-      "brand: X",
-      "product: Y",
-      "protocol: modbus-tcp",
-      "defaults: { port: 502, unitId: 1 }",
-      "points:",
-      "  - { id: power_limit_pct, address: 10, type: uint16, write: { min: 100, max: 0 } }",
-      "  - { id: max_power, address: 11, type: uint32, write: { function: single } }",
-      "  - { id: dc_power, address: 20, type: int16, function: input, write: {} }",
-    ].join("\n"),
+      "power_limit_pct: { unit: '%', description: L }",
+      "max_power: { unit: W, description: M }",
+      "dc_power: { unit: W, description: D }",
+    ],
+    [
+      "{ id: power_limit_pct, address: 10, type: uint16, write: { min: 100, max: 0 } }",
+      "{ id: max_power, address: 11, type: uint32, write: { function: single } }",
+      "{ id: dc_power, address: 20, type: int16, function: input, write: {} }",
+    ],
   );
-  let message = "";
-  try {
-    checkSite(
-      "site.yaml",
-      { ...valid, devices: [{ ...valid.devices[0], profile: "inverter/w" }] },
-      {
-        profiles: join(dir, "profiles"),
-        natures: join(dir, "natures"),
-      },
-    );
-  } catch (err) {
-    message = (err as Error).message;
-  }
+  const message = problemsOf(site, dirs);
   t.match(message, "w.yaml: /points/0/write/min: must not be greater than max");
   t.match(message, 'w.yaml: /points/1/write/function: function 06 writes one register; uint32 needs "multiple"');
   t.match(message, "w.yaml: /points/2/write: input registers cannot be written");

@@ -6,24 +6,16 @@ import { DevicePoller } from "../src/acquisition/device-poller.js";
 import { ModbusConnection } from "../src/acquisition/modbus-connection.js";
 import type { NewReading } from "../src/buffer/reading-buffer.js";
 import type { ConnectionConfig } from "../src/config/site-schema.js";
-import type { LoadedProfile } from "../src/profile/load-profile.js";
-import { loadProfile } from "../src/profile/load-profile.js";
 import { loopback } from "./support/connection.js";
+import { inverterProfileWith } from "./support/profiles.js";
 import { imageOf, startRegisterServer } from "./support/register-server.js";
 
 const log = pino({ level: "silent" });
-const base = loadProfile("inverter/sunspec-model103-tcp");
 /** A small profile: power at 100 (scale factor at 101) and energy at 102..103. */
-const profile: LoadedProfile = {
-  ...base,
-  profile: {
-    ...base.profile,
-    points: [
-      { id: "active_power", address: 100, type: "int16", scale: { register: 101 } },
-      { id: "energy_exported", address: 102, type: "acc32" },
-    ],
-  },
-};
+const profile = inverterProfileWith([
+  { id: "active_power", address: 100, type: "int16", scale: { register: 101 } },
+  { id: "energy_exported", address: 102, type: "acc32" },
+]);
 const connection = (type: ConnectionConfig["type"], port: number) => loopback(port, { id: type, type });
 
 function pollers(conn: ModbusConnection, unitIds: number[]) {

@@ -81,6 +81,8 @@ export class ReadingBuffer extends EventEmitter<{ appended: [] }> {
     readAfter: Database.Statement<[number, number]>;
     deleteRange: Database.Statement<[number, number]>;
     stats: Database.Statement<[]>;
+    insertDeadLetter: Database.Statement<[number, string, string, Buffer, string]>;
+    trimDeadLetters: Database.Statement<[number]>;
   };
   private readonly appendTx: (readings: readonly NewReading[]) => { firstSeq: number; lastSeq: number };
 
@@ -112,6 +114,10 @@ export class ReadingBuffer extends EventEmitter<{ appended: [] }> {
       readAfter: db.prepare("SELECT * FROM readings WHERE seq > ? ORDER BY seq LIMIT ?"),
       deleteRange: db.prepare("DELETE FROM readings WHERE seq BETWEEN ? AND ?"),
       stats: db.prepare("SELECT count(*) AS depth, min(ts) AS oldest FROM readings"),
+      insertDeadLetter: db.prepare(
+        "INSERT INTO dead_letters (ts, source, topic, payload, error) VALUES (?, ?, ?, ?, ?)",
+      ),
+      trimDeadLetters: db.prepare("DELETE FROM dead_letters WHERE id <= ?"),
     };
     this.appendTx = db.transaction((readings: readonly NewReading[]) => {
       const firstSeq = this.nextSeq;
