@@ -25,6 +25,69 @@ export const protobufPackage = "steinmetz.sync.v1";
 
 export const protobufFileName = "steinmetz/sync/v1/sync.proto";
 
+/** Why an edge gave up readings. */
+export enum GapReason {
+  GAP_REASON_UNSPECIFIED = 0,
+  /** GAP_REASON_BUFFER_FULL - The buffer reached its row or byte budget and evicted its oldest readings. */
+  GAP_REASON_BUFFER_FULL = 1,
+  /** GAP_REASON_TTL - Readings older than the buffer's time to live were evicted. */
+  GAP_REASON_TTL = 2,
+  /** GAP_REASON_DISK_LOW - Free disk space fell below the guard and the oldest readings were evicted. */
+  GAP_REASON_DISK_LOW = 3,
+  /** GAP_REASON_REJECTED - The buffer was full under the reject-new policy; new readings were not kept. */
+  GAP_REASON_REJECTED = 4,
+  /** GAP_REASON_BUFFER_CORRUPT - The buffer file was corrupt and was moved aside; its unsent readings are lost. */
+  GAP_REASON_BUFFER_CORRUPT = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function gapReasonFromJSON(object: any): GapReason {
+  switch (object) {
+    case 0:
+    case "GAP_REASON_UNSPECIFIED":
+      return GapReason.GAP_REASON_UNSPECIFIED;
+    case 1:
+    case "GAP_REASON_BUFFER_FULL":
+      return GapReason.GAP_REASON_BUFFER_FULL;
+    case 2:
+    case "GAP_REASON_TTL":
+      return GapReason.GAP_REASON_TTL;
+    case 3:
+    case "GAP_REASON_DISK_LOW":
+      return GapReason.GAP_REASON_DISK_LOW;
+    case 4:
+    case "GAP_REASON_REJECTED":
+      return GapReason.GAP_REASON_REJECTED;
+    case 5:
+    case "GAP_REASON_BUFFER_CORRUPT":
+      return GapReason.GAP_REASON_BUFFER_CORRUPT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return GapReason.UNRECOGNIZED;
+  }
+}
+
+export function gapReasonToJSON(object: GapReason): string {
+  switch (object) {
+    case GapReason.GAP_REASON_UNSPECIFIED:
+      return "GAP_REASON_UNSPECIFIED";
+    case GapReason.GAP_REASON_BUFFER_FULL:
+      return "GAP_REASON_BUFFER_FULL";
+    case GapReason.GAP_REASON_TTL:
+      return "GAP_REASON_TTL";
+    case GapReason.GAP_REASON_DISK_LOW:
+      return "GAP_REASON_DISK_LOW";
+    case GapReason.GAP_REASON_REJECTED:
+      return "GAP_REASON_REJECTED";
+    case GapReason.GAP_REASON_BUFFER_CORRUPT:
+      return "GAP_REASON_BUFFER_CORRUPT";
+    case GapReason.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Quality of one reading. */
 export enum Quality {
   QUALITY_UNSPECIFIED = 0,
@@ -107,6 +170,44 @@ export interface HelloResponse {
   committedSeq: number;
   /** Hub wall-clock time, ms since epoch. */
   hubTimeMs: number;
+  /**
+   * Every seq range the hub has committed or recorded as a reported gap,
+   * ascending and disjoint. The edge drops buffered readings inside them and
+   * sends only the rest (a backfill lane delivers out of order, so this can
+   * be more than one range).
+   */
+  covered: SeqRange[];
+}
+
+/** SeqRange is an inclusive range of seqs. */
+export interface SeqRange {
+  first: number;
+  last: number;
+}
+
+/** Gap is a seq range the edge no longer holds and never delivered. */
+export interface Gap {
+  /** Edge-local id of the gap record, echoed in the response. */
+  gapId: number;
+  firstSeq: number;
+  lastSeq: number;
+  /** Readings given up inside the range (seqs already delivered are not counted). */
+  count: number;
+  reason: GapReason;
+  /** Acquisition time range of the readings given up, ms since epoch (0 when unknown). */
+  fromTsMs: number;
+  toTsMs: number;
+}
+
+/** ReportGapsRequest carries gap records not yet acknowledged. */
+export interface ReportGapsRequest {
+  edgeId: string;
+  gaps: Gap[];
+}
+
+/** ReportGapsResponse acknowledges stored gap records. */
+export interface ReportGapsResponse {
+  gapIds: number[];
 }
 
 /** UploadRequest carries one batch. */
@@ -320,7 +421,7 @@ export const HelloRequest: MessageFns<HelloRequest> = {
 };
 
 function createBaseHelloResponse(): HelloResponse {
-  return { committedSeq: 0, hubTimeMs: 0 };
+  return { committedSeq: 0, hubTimeMs: 0, covered: [] };
 }
 
 export const HelloResponse: MessageFns<HelloResponse> = {
@@ -330,6 +431,9 @@ export const HelloResponse: MessageFns<HelloResponse> = {
     }
     if (message.hubTimeMs !== 0) {
       writer.uint32(16).int64(message.hubTimeMs);
+    }
+    for (const v of message.covered) {
+      SeqRange.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -363,6 +467,14 @@ export const HelloResponse: MessageFns<HelloResponse> = {
             message.hubTimeMs = longToNumber(reader.int64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.covered.push(SeqRange.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -387,6 +499,7 @@ export const HelloResponse: MessageFns<HelloResponse> = {
         : isSet(object.hub_time_ms)
         ? globalThis.Number(object.hub_time_ms)
         : 0,
+      covered: globalThis.Array.isArray(object?.covered) ? object.covered.map((e: any) => SeqRange.fromJSON(e)) : [],
     };
   },
 
@@ -398,6 +511,9 @@ export const HelloResponse: MessageFns<HelloResponse> = {
     if (message.hubTimeMs !== 0) {
       obj.hubTimeMs = Math.round(message.hubTimeMs);
     }
+    if (message.covered?.length) {
+      obj.covered = message.covered.map((e) => SeqRange.toJSON(e));
+    }
     return obj;
   },
 
@@ -408,6 +524,453 @@ export const HelloResponse: MessageFns<HelloResponse> = {
     const message = createBaseHelloResponse();
     message.committedSeq = object.committedSeq ?? 0;
     message.hubTimeMs = object.hubTimeMs ?? 0;
+    message.covered = object.covered?.map((e) => SeqRange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSeqRange(): SeqRange {
+  return { first: 0, last: 0 };
+}
+
+export const SeqRange: MessageFns<SeqRange> = {
+  encode(message: SeqRange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.first !== 0) {
+      writer.uint32(8).uint64(message.first);
+    }
+    if (message.last !== 0) {
+      writer.uint32(16).uint64(message.last);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SeqRange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSeqRange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.first = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.last = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SeqRange {
+    return {
+      first: isSet(object.first) ? globalThis.Number(object.first) : 0,
+      last: isSet(object.last) ? globalThis.Number(object.last) : 0,
+    };
+  },
+
+  toJSON(message: SeqRange): unknown {
+    const obj: any = {};
+    if (message.first !== 0) {
+      obj.first = Math.round(message.first);
+    }
+    if (message.last !== 0) {
+      obj.last = Math.round(message.last);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SeqRange>, I>>(base?: I): SeqRange {
+    return SeqRange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SeqRange>, I>>(object: I): SeqRange {
+    const message = createBaseSeqRange();
+    message.first = object.first ?? 0;
+    message.last = object.last ?? 0;
+    return message;
+  },
+};
+
+function createBaseGap(): Gap {
+  return { gapId: 0, firstSeq: 0, lastSeq: 0, count: 0, reason: 0, fromTsMs: 0, toTsMs: 0 };
+}
+
+export const Gap: MessageFns<Gap> = {
+  encode(message: Gap, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.gapId !== 0) {
+      writer.uint32(8).uint64(message.gapId);
+    }
+    if (message.firstSeq !== 0) {
+      writer.uint32(16).uint64(message.firstSeq);
+    }
+    if (message.lastSeq !== 0) {
+      writer.uint32(24).uint64(message.lastSeq);
+    }
+    if (message.count !== 0) {
+      writer.uint32(32).uint64(message.count);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(40).int32(message.reason);
+    }
+    if (message.fromTsMs !== 0) {
+      writer.uint32(48).int64(message.fromTsMs);
+    }
+    if (message.toTsMs !== 0) {
+      writer.uint32(56).int64(message.toTsMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Gap {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGap();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.gapId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.firstSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lastSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.fromTsMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.toTsMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Gap {
+    return {
+      gapId: isSet(object.gapId)
+        ? globalThis.Number(object.gapId)
+        : isSet(object.gap_id)
+        ? globalThis.Number(object.gap_id)
+        : 0,
+      firstSeq: isSet(object.firstSeq)
+        ? globalThis.Number(object.firstSeq)
+        : isSet(object.first_seq)
+        ? globalThis.Number(object.first_seq)
+        : 0,
+      lastSeq: isSet(object.lastSeq)
+        ? globalThis.Number(object.lastSeq)
+        : isSet(object.last_seq)
+        ? globalThis.Number(object.last_seq)
+        : 0,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      reason: isSet(object.reason) ? gapReasonFromJSON(object.reason) : 0,
+      fromTsMs: isSet(object.fromTsMs)
+        ? globalThis.Number(object.fromTsMs)
+        : isSet(object.from_ts_ms)
+        ? globalThis.Number(object.from_ts_ms)
+        : 0,
+      toTsMs: isSet(object.toTsMs)
+        ? globalThis.Number(object.toTsMs)
+        : isSet(object.to_ts_ms)
+        ? globalThis.Number(object.to_ts_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: Gap): unknown {
+    const obj: any = {};
+    if (message.gapId !== 0) {
+      obj.gapId = Math.round(message.gapId);
+    }
+    if (message.firstSeq !== 0) {
+      obj.firstSeq = Math.round(message.firstSeq);
+    }
+    if (message.lastSeq !== 0) {
+      obj.lastSeq = Math.round(message.lastSeq);
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    if (message.reason !== 0) {
+      obj.reason = gapReasonToJSON(message.reason);
+    }
+    if (message.fromTsMs !== 0) {
+      obj.fromTsMs = Math.round(message.fromTsMs);
+    }
+    if (message.toTsMs !== 0) {
+      obj.toTsMs = Math.round(message.toTsMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Gap>, I>>(base?: I): Gap {
+    return Gap.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Gap>, I>>(object: I): Gap {
+    const message = createBaseGap();
+    message.gapId = object.gapId ?? 0;
+    message.firstSeq = object.firstSeq ?? 0;
+    message.lastSeq = object.lastSeq ?? 0;
+    message.count = object.count ?? 0;
+    message.reason = object.reason ?? 0;
+    message.fromTsMs = object.fromTsMs ?? 0;
+    message.toTsMs = object.toTsMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseReportGapsRequest(): ReportGapsRequest {
+  return { edgeId: "", gaps: [] };
+}
+
+export const ReportGapsRequest: MessageFns<ReportGapsRequest> = {
+  encode(message: ReportGapsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.edgeId !== "") {
+      writer.uint32(10).string(message.edgeId);
+    }
+    for (const v of message.gaps) {
+      Gap.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportGapsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportGapsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.edgeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.gaps.push(Gap.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportGapsRequest {
+    return {
+      edgeId: isSet(object.edgeId)
+        ? globalThis.String(object.edgeId)
+        : isSet(object.edge_id)
+        ? globalThis.String(object.edge_id)
+        : "",
+      gaps: globalThis.Array.isArray(object?.gaps) ? object.gaps.map((e: any) => Gap.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ReportGapsRequest): unknown {
+    const obj: any = {};
+    if (message.edgeId !== "") {
+      obj.edgeId = message.edgeId;
+    }
+    if (message.gaps?.length) {
+      obj.gaps = message.gaps.map((e) => Gap.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportGapsRequest>, I>>(base?: I): ReportGapsRequest {
+    return ReportGapsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportGapsRequest>, I>>(object: I): ReportGapsRequest {
+    const message = createBaseReportGapsRequest();
+    message.edgeId = object.edgeId ?? "";
+    message.gaps = object.gaps?.map((e) => Gap.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseReportGapsResponse(): ReportGapsResponse {
+  return { gapIds: [] };
+}
+
+export const ReportGapsResponse: MessageFns<ReportGapsResponse> = {
+  encode(message: ReportGapsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.gapIds.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.gapIds) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportGapsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportGapsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.gapIds.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.gapIds.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportGapsResponse {
+    return {
+      gapIds: globalThis.Array.isArray(object?.gapIds)
+        ? object.gapIds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.gap_ids)
+        ? object.gap_ids.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ReportGapsResponse): unknown {
+    const obj: any = {};
+    if (message.gapIds?.length) {
+      obj.gapIds = message.gapIds.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportGapsResponse>, I>>(base?: I): ReportGapsResponse {
+    return ReportGapsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportGapsResponse>, I>>(object: I): ReportGapsResponse {
+    const message = createBaseReportGapsResponse();
+    message.gapIds = object.gapIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -1077,7 +1640,10 @@ export const EdgeSyncServiceService = {
   /**
    * Upload streams reading batches; the hub answers each committed batch
    * with one UploadResponse, in the order the batches were sent.
-   * The stream carries the edge id in the `edge-id` metadata entry.
+   * The stream carries the edge id in the `edge-id` metadata entry and its
+   * lane in `lane`: "live" (readings taken since the session started) or
+   * "backfill" (the older backlog). An edge runs one stream per lane, so a
+   * backlog never delays live readings by more than one batch commit.
    */
   upload: {
     path: "/steinmetz.sync.v1.EdgeSyncService/Upload" as const,
@@ -1088,6 +1654,19 @@ export const EdgeSyncServiceService = {
     responseSerialize: (value: UploadResponse): Buffer => Buffer.from(UploadResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UploadResponse => UploadResponse.decode(value),
   },
+  /**
+   * ReportGaps tells the hub which seqs the edge gave up (its buffer evicted
+   * or rejected them, or it lost its buffer), so the hub shows the gap.
+   */
+  reportGaps: {
+    path: "/steinmetz.sync.v1.EdgeSyncService/ReportGaps" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReportGapsRequest): Buffer => Buffer.from(ReportGapsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReportGapsRequest => ReportGapsRequest.decode(value),
+    responseSerialize: (value: ReportGapsResponse): Buffer => Buffer.from(ReportGapsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReportGapsResponse => ReportGapsResponse.decode(value),
+  },
 } as const;
 
 export interface EdgeSyncServiceServer extends UntypedServiceImplementation {
@@ -1096,9 +1675,17 @@ export interface EdgeSyncServiceServer extends UntypedServiceImplementation {
   /**
    * Upload streams reading batches; the hub answers each committed batch
    * with one UploadResponse, in the order the batches were sent.
-   * The stream carries the edge id in the `edge-id` metadata entry.
+   * The stream carries the edge id in the `edge-id` metadata entry and its
+   * lane in `lane`: "live" (readings taken since the session started) or
+   * "backfill" (the older backlog). An edge runs one stream per lane, so a
+   * backlog never delays live readings by more than one batch commit.
    */
   upload: handleBidiStreamingCall<UploadRequest, UploadResponse>;
+  /**
+   * ReportGaps tells the hub which seqs the edge gave up (its buffer evicted
+   * or rejected them, or it lost its buffer), so the hub shows the gap.
+   */
+  reportGaps: handleUnaryCall<ReportGapsRequest, ReportGapsResponse>;
 }
 
 export interface EdgeSyncServiceClient extends Client {
@@ -1121,11 +1708,33 @@ export interface EdgeSyncServiceClient extends Client {
   /**
    * Upload streams reading batches; the hub answers each committed batch
    * with one UploadResponse, in the order the batches were sent.
-   * The stream carries the edge id in the `edge-id` metadata entry.
+   * The stream carries the edge id in the `edge-id` metadata entry and its
+   * lane in `lane`: "live" (readings taken since the session started) or
+   * "backfill" (the older backlog). An edge runs one stream per lane, so a
+   * backlog never delays live readings by more than one batch commit.
    */
   upload(): ClientDuplexStream<UploadRequest, UploadResponse>;
   upload(options: Partial<CallOptions>): ClientDuplexStream<UploadRequest, UploadResponse>;
   upload(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<UploadRequest, UploadResponse>;
+  /**
+   * ReportGaps tells the hub which seqs the edge gave up (its buffer evicted
+   * or rejected them, or it lost its buffer), so the hub shows the gap.
+   */
+  reportGaps(
+    request: ReportGapsRequest,
+    callback: (error: ServiceError | null, response: ReportGapsResponse) => void,
+  ): ClientUnaryCall;
+  reportGaps(
+    request: ReportGapsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReportGapsResponse) => void,
+  ): ClientUnaryCall;
+  reportGaps(
+    request: ReportGapsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReportGapsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const EdgeSyncServiceClient = makeGenericClientConstructor(
