@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { credentials } from "@grpc/grpc-js";
 import { createEdgeMetrics, Forwarder, ReadingBuffer } from "@steinmetz/edge";
-import { startEmbeddedPostgres, startHub, storeBatch } from "@steinmetz/hub";
+import { startEmbeddedPostgres, startHub } from "@steinmetz/hub";
 import { Quality, type Reading } from "@steinmetz/proto";
 import pino from "pino";
 
@@ -38,7 +38,7 @@ export async function benchSync(total = 200_000): Promise<{ value: number; basel
     let started = performance.now();
     for (let i = 0; i < total; i += BATCH) {
       const batch = data.slice(i, i + BATCH).map((r, j) => ({ ...r, seq: i + j + 1 }));
-      await storeBatch(hub.pool, "bench-direct", batch);
+      await hub.store.storeBatch("bench-direct", batch);
     }
     const baseline = total / ((performance.now() - started) / 1000);
 

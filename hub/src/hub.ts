@@ -4,6 +4,7 @@ import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-post
 import { migrate } from "./db/migrate.js";
 import { hubError } from "./errors.js";
 import { buildHubHttp } from "./http.js";
+import { ReadingStore, type ReadingStoreOptions } from "./ingest/repository.js";
 import { startSyncServer } from "./ingest/sync-service.js";
 import { createHubMetrics } from "./metrics.js";
 import { HUB_VERSION } from "./version.js";
@@ -23,6 +24,13 @@ export interface HubOptions {
   insecureDev: boolean;
   /** Apply pending migrations at start (default true). */
   migrate?: boolean;
+  /** Clock-skew threshold and the on-demand partition window of the telemetry store. */
+  store?: ReadingStoreOptions;
+  /**
+   * Readings retention: day partitions older than `days` are detached (kept as tables for
+   * archiving) or dropped, checked hourly. Unset keeps everything.
+   */
+  retention?: { days: number; action: "detach" | "drop" };
   log: Logger;
 }
 
@@ -31,6 +39,7 @@ export interface Hub {
   readonly httpUrl: string;
   readonly grpcPort: number;
   readonly pool: pg.Pool;
+  readonly store: ReadingStore;
   /** Stops gRPC (letting batches being stored finish), HTTP, the pool and embedded PostgreSQL. */
   close(): Promise<void>;
 }
@@ -55,8 +64,23 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const metrics = createHubMetrics();
   try {
     if (options.migrate !== false) await migrate(pool, log.child({ component: "migrate" }));
+    const store = new ReadingStore(pool, options.store);
+    const maintain = async () => {
+      try {
+        await store.createPartitionsAhead();
+        if (options.retention) {
+          const handled = await store.applyRetention(options.retention.days, options.retention.action);
+          if (handled.length > 0) log.info({ partitions: handled, action: options.retention.action }, "readings retention");
+        }
+      } catch (err) {
+        log.warn({ err }, "partition maintenance failed; retrying in an hour");
+      }
+    };
+    await maintain();
+    const maintenance = setInterval(maintain, 3_600_000);
+    maintenance.unref();
     const sync = await startSyncServer(
-      { pool, log: log.child({ component: "sync" }), metrics },
+      { store, log: log.child({ component: "sync" }), metrics },
       { host: options.grpcHost ?? "127.0.0.1", port: options.grpcPort ?? 50051 },
     );
     const http = await buildHubHttp({ pool, log, metrics, version: HUB_VERSION });
@@ -69,7 +93,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       httpUrl: `http://${host}:${httpPort}`,
       grpcPort: sync.port,
       pool,
+      store,
       async close() {
+        clearInterval(maintenance);
         await sync.close();
         await http.close();
         await pool.end();

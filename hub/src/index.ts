@@ -3,4 +3,4 @@
 export { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 export { HUB_ERRORS } from "./errors.js";
 export { type Hub, type HubOptions, startHub } from "./hub.js";
-export { storeBatch } from "./ingest/repository.js";
+export { ReadingStore, type ReadingStoreOptions } from "./ingest/repository.js";

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** The hub's Prometheus metrics, on a registry of their own (served at /metrics). */
 export function createHubMetrics() {
@@ -14,14 +14,21 @@ export function createHubMetrics() {
     }),
     ingestBatches: new Counter({
       name: "hub_ingest_batches_total",
-      help: "Reading batches by result (committed, rejected, failed)",
-      labelNames: ["result"],
+      help: "Reading batches by result (committed, rejected, failed) and lane (live, backfill)",
+      labelNames: ["result", "lane"],
       registers,
     }),
     ingestCommitSeconds: new Histogram({
       name: "hub_ingest_commit_seconds",
-      help: "Time to store and commit one batch",
+      help: "Time to store and commit one batch, by lane",
+      labelNames: ["lane"],
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    gapReadings: new Counter({
+      name: "hub_sync_gap_readings_total",
+      help: "Readings edges reported as given up (evicted, rejected, lost), by reason",
+      labelNames: ["reason"],
       registers,
     }),
     syncSessions: new Counter({
@@ -36,6 +43,16 @@ export function createHubMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
+    /** A gauge that reads state when scraped. */
+    gauge: (name: string, help: string, collect: (g: Gauge) => void) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          collect(this);
+        },
+      }),
   };
 }
 

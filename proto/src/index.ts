@@ -4,3 +4,4 @@
  */
 export * from "./gen/steinmetz/sync/v1/sync.js";
 export * from "./reading-batch.js";
+export * from "./seq-ranges.js";

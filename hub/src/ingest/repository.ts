@@ -1,84 +1,314 @@
-import type { Reading } from "@steinmetz/proto";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  contiguousHigh,
+  type Gap,
+  GapReason,
+  gapReasonToJSON,
+  type Reading,
+  rangesContain,
+  runsOf,
+  type SeqRange,
+  unionRanges,
+} from "@steinmetz/proto";
 import type pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
 
 /** Result of storing one batch. */
 export interface StoredBatch {
   inserted: number;
   duplicates: number;
+  /** Highest S with every seq 1..S stored or reported as a gap. */
   committedSeq: number;
 }
 
-/**
- * Records a hello: creates the edge on first contact, notes its agent version and clock offset,
- * and returns the highest seq committed for it.
- */
-export async function recordHello(
-  pool: pg.Pool,
-  edgeId: string,
-  agentVersion: string,
-  clockOffsetMs: number,
-): Promise<number> {
-  const { rows } = await pool.query<{ committed_seq: string }>(
-    `INSERT INTO raw.edges (edge_id, agent_version, clock_offset_ms) VALUES ($1, $2, $3)
-     ON CONFLICT (edge_id) DO UPDATE
-       SET agent_version = excluded.agent_version, clock_offset_ms = excluded.clock_offset_ms, last_seen_at = now()
-     RETURNING committed_seq`,
-    [edgeId, agentVersion, clockOffsetMs],
-  );
-  return Number(rows[0]?.committed_seq ?? 0);
+/** What a hello returns to the edge. */
+export interface HelloState {
+  committedSeq: number;
+  /** Committed ranges united with reported gaps. */
+  covered: SeqRange[];
+  /** Whether this hello flagged the edge's clock as skewed beyond the threshold. */
+  clockSkewed: boolean;
 }
 
+/** Tuning of the reading store. */
+export interface ReadingStoreOptions {
+  /** |hub time − edge time| at hello beyond which an edge's clock counts as skewed (default 10 s). */
+  clockSkewThresholdMs?: number;
+  /**
+   * Days around today for which day partitions are created on demand (default 400 back, 2 ahead);
+   * readings outside (e.g. a clock at 1970) land in the default partition.
+   */
+  partitionDaysBack?: number;
+  partitionDaysAhead?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** int8multirange text ("{[1,5),[7,9)}") to inclusive ranges. */
+export function parseMultirange(text: string): SeqRange[] {
+  const out: SeqRange[] = [];
+  for (const m of text.matchAll(/\[(\d+),(\d+)\)/g)) out.push({ first: Number(m[1]), last: Number(m[2]) - 1 });
+  return out;
+}
+
+/** Inclusive ranges to an int8multirange literal. */
+export function formatMultirange(ranges: readonly SeqRange[]): string {
+  return `{${ranges.map((r) => `[${r.first},${r.last + 1})`).join(",")}}`;
+}
+
+/** A day number (days since epoch, UTC) as an ISO date. */
+const isoDay = (day: number) => new Date(day * DAY_MS).toISOString().slice(0, 10);
+
+/** The day number of partition `readings_YYYYMMDD`. */
+const dayOfPartition = (name: string) =>
+  Date.parse(`${name.slice(9, 13)}-${name.slice(13, 15)}-${name.slice(15, 17)}`) / DAY_MS;
+
 /**
- * Stores a batch in one transaction: the edge's committed high-water mark raised under its row
- * lock, and a multi-row insert from column arrays (unnest), idempotent on (edge_id, seq).
- * Resolves only after COMMIT.
+ * The hub's telemetry store in PostgreSQL. Exactly-once without a unique index (which could not
+ * span time partitions): each edge's row in `raw.edges` holds the multirange of seqs stored so
+ * far; a batch locks that row, drops the seqs already in it, COPYs the rest into the day
+ * partitions and adds its seqs to the range, all in one transaction. Concurrent sessions of one
+ * edge (a live and a backfill lane, or a stale session) serialise on the row lock.
  */
-export async function storeBatch(pool: pg.Pool, edgeId: string, readings: readonly Reading[]): Promise<StoredBatch> {
-  const n = readings.length;
-  const seq = new Array<number>(n);
-  const device = new Array<string>(n);
-  const point = new Array<string>(n);
-  const ts = new Array<number>(n);
-  const value = new Array<number | null>(n);
-  const quality = new Array<number>(n);
-  const synced = new Array<boolean>(n);
-  readings.forEach((r, i) => {
-    seq[i] = r.seq;
-    device[i] = r.deviceId;
-    point[i] = r.point;
-    ts[i] = r.ts;
-    value[i] = r.value;
-    quality[i] = r.quality;
-    synced[i] = r.clockSynced;
-  });
-  const lastSeq = readings[n - 1]?.seq ?? 0;
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    // Locks the edge's row for the rest of the transaction (concurrent sessions of one edge
-    // serialise here) and raises its high-water mark, which commits with the readings or not at all.
-    const { rows } = await client.query<{ committed_seq: string }>(
-      `INSERT INTO raw.edges (edge_id, committed_seq) VALUES ($1, $2)
-       ON CONFLICT (edge_id) DO UPDATE
-         SET committed_seq = GREATEST(raw.edges.committed_seq, excluded.committed_seq), last_seen_at = now()
-       RETURNING committed_seq`,
-      [edgeId, lastSeq],
-    );
-    const inserted = await client.query(
-      `INSERT INTO raw.readings (edge_id, seq, device_id, point, ts, value, quality, clock_synced)
-       SELECT $1, u.seq, u.device, u.point, to_timestamp(u.ts / 1000.0), u.value, u.quality, u.synced
-       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::float8[], $7::smallint[], $8::boolean[])
-         AS u(seq, device, point, ts, value, quality, synced)
-       ON CONFLICT (edge_id, seq) DO NOTHING`,
-      [edgeId, seq, device, point, ts, value, quality, synced],
-    );
-    await client.query("COMMIT");
-    const count = inserted.rowCount ?? 0;
-    return { inserted: count, duplicates: n - count, committedSeq: Number(rows[0]?.committed_seq ?? lastSeq) };
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
+export class ReadingStore {
+  private readonly seriesIds = new Map<string, number>();
+  private readonly knownEdges = new Set<string>();
+  private readonly partitionDays = new Set<number>();
+  private partitionsLoaded = false;
+  private readonly skewThresholdMs: number;
+  private readonly daysBack: number;
+  private readonly daysAhead: number;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    options: ReadingStoreOptions = {},
+  ) {
+    this.skewThresholdMs = options.clockSkewThresholdMs ?? 10_000;
+    this.daysBack = options.partitionDaysBack ?? 400;
+    this.daysAhead = options.partitionDaysAhead ?? 2;
   }
+
+  /**
+   * Records a hello: creates the edge on first contact, notes its agent version, clock offset
+   * (hub − edge, ms) and whether that offset is a skew, and returns what the hub already covers.
+   */
+  async hello(edgeId: string, agentVersion: string, clockOffsetMs: number, clockSynced: boolean): Promise<HelloState> {
+    const skewed = Math.abs(clockOffsetMs) > this.skewThresholdMs;
+    const { rows } = await this.pool.query<{ committed_seq: string; committed: string; gaps: string }>(
+      `INSERT INTO raw.edges (edge_id, agent_version, clock_offset_ms, clock_skewed, clock_synced)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (edge_id) DO UPDATE
+         SET agent_version = excluded.agent_version, clock_offset_ms = excluded.clock_offset_ms,
+             clock_skewed = excluded.clock_skewed, clock_synced = excluded.clock_synced, last_seen_at = now()
+       RETURNING committed_seq, committed::text, gaps::text`,
+      [edgeId, agentVersion, clockOffsetMs, skewed, clockSynced],
+    );
+    this.knownEdges.add(edgeId);
+    const row = rows[0] as { committed_seq: string; committed: string; gaps: string };
+    return {
+      committedSeq: Number(row.committed_seq),
+      covered: unionRanges(parseMultirange(row.committed), parseMultirange(row.gaps)),
+      clockSkewed: skewed,
+    };
+  }
+
+  /**
+   * Stores a batch (seqs ascending, as the edge sends them) in one transaction and resolves
+   * only after COMMIT. Seqs already stored are counted as duplicates and not written again.
+   */
+  async storeBatch(edgeId: string, readings: readonly Reading[]): Promise<StoredBatch> {
+    await this.ensureEdge(edgeId);
+    const seriesIds = await this.resolveSeries(edgeId, readings);
+    await this.ensurePartitions(readings);
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const locked = await client.query<{ committed: string; gaps: string }>(
+        "SELECT committed::text, gaps::text FROM raw.edges WHERE edge_id = $1 FOR UPDATE",
+        [edgeId],
+      );
+      const row = locked.rows[0] as { committed: string; gaps: string };
+      const committed = parseMultirange(row.committed);
+      let copy = "";
+      let inserted = 0;
+      for (const r of readings) {
+        if (rangesContain(committed, r.seq)) continue;
+        const value = r.value === null || Number.isNaN(r.value) ? "\\N" : String(r.value);
+        const series = seriesIds.get(`${r.deviceId}\u0000${r.point}`) as number;
+        copy += `${series}\t${r.seq}\t${new Date(r.ts).toISOString()}\t${value}\t${r.quality}\t${r.clockSynced ? "t" : "f"}\n`;
+        inserted++;
+      }
+      if (inserted > 0) {
+        await pipeline(
+          Readable.from([copy]),
+          client.query(copyFrom("COPY raw.readings (series_id, seq, ts, value, quality, clock_synced) FROM STDIN")),
+        );
+      }
+      const runs = runsOf(readings.map((r) => r.seq));
+      const nowCommitted = unionRanges(committed, runs);
+      const committedSeq = contiguousHigh(unionRanges(nowCommitted, parseMultirange(row.gaps)));
+      await client.query(
+        `UPDATE raw.edges SET committed = committed + $2::int8multirange, committed_seq = $3, last_seen_at = now()
+         WHERE edge_id = $1`,
+        [edgeId, formatMultirange(runs), committedSeq],
+      );
+      await client.query("COMMIT");
+      return { inserted, duplicates: readings.length - inserted, committedSeq };
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Stores gap records the edge reported (idempotent) and adds them to the edge's gaps. */
+  async storeGaps(edgeId: string, gaps: readonly Gap[]): Promise<void> {
+    if (gaps.length === 0) return;
+    await this.ensureEdge(edgeId);
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const locked = await client.query<{ committed: string; gaps: string }>(
+        "SELECT committed::text, gaps::text FROM raw.edges WHERE edge_id = $1 FOR UPDATE",
+        [edgeId],
+      );
+      const row = locked.rows[0] as { committed: string; gaps: string };
+      const ts = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
+      await client.query(
+        `INSERT INTO raw.edge_gaps (edge_id, first_seq, last_seq, count, reason, from_ts, to_ts)
+         SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+         ON CONFLICT DO NOTHING`,
+        [
+          edgeId,
+          gaps.map((g) => g.firstSeq),
+          gaps.map((g) => g.lastSeq),
+          gaps.map((g) => g.count),
+          gaps.map((g) => gapReasonName(g.reason)),
+          gaps.map((g) => ts(g.fromTsMs)),
+          gaps.map((g) => ts(g.toTsMs)),
+        ],
+      );
+      const ranges = unionRanges(
+        gaps.map((g) => ({ first: g.firstSeq, last: g.lastSeq })),
+        [],
+      );
+      const allGaps = unionRanges(parseMultirange(row.gaps), ranges);
+      const committedSeq = contiguousHigh(unionRanges(parseMultirange(row.committed), allGaps));
+      await client.query(
+        "UPDATE raw.edges SET gaps = gaps + $2::int8multirange, committed_seq = $3, last_seen_at = now() WHERE edge_id = $1",
+        [edgeId, formatMultirange(ranges), committedSeq],
+      );
+      await client.query("COMMIT");
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Creates the day partitions from today to `daysAhead` days ahead (run at start and hourly). */
+  async createPartitionsAhead(now = Date.now()): Promise<void> {
+    const today = Math.floor(now / DAY_MS);
+    for (let day = today; day <= today + this.daysAhead; day++) await this.ensurePartition(day);
+  }
+
+  /**
+   * Retention: day partitions entirely older than `days` days are detached (kept as
+   * `raw.readings_YYYYMMDD` tables for archiving, e.g. with pg_dump) or dropped.
+   * Returns the partitions handled.
+   */
+  async applyRetention(days: number, action: "detach" | "drop", now = Date.now()): Promise<string[]> {
+    const limit = isoDay(Math.floor(now / DAY_MS) - days).replaceAll("-", "");
+    const { rows } = await this.pool.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_inherits i
+       JOIN pg_class c ON c.oid = i.inhrelid
+       WHERE i.inhparent = 'raw.readings'::regclass AND c.relname ~ '^readings_[0-9]{8}$' AND c.relname < $1
+       ORDER BY 1`,
+      [`readings_${limit}`],
+    );
+    for (const { name } of rows) {
+      await this.pool.query(`ALTER TABLE raw.readings DETACH PARTITION raw.${name}`);
+      if (action === "drop") await this.pool.query(`DROP TABLE raw.${name}`);
+      this.partitionDays.delete(dayOfPartition(name));
+    }
+    return rows.map((r) => r.name);
+  }
+
+  private async ensureEdge(edgeId: string): Promise<void> {
+    if (this.knownEdges.has(edgeId)) return;
+    await this.pool.query("INSERT INTO raw.edges (edge_id) VALUES ($1) ON CONFLICT DO NOTHING", [edgeId]);
+    this.knownEdges.add(edgeId);
+  }
+
+  /** Series ids of the batch's (device, point) pairs, created on first sight; ids never change. */
+  private async resolveSeries(edgeId: string, readings: readonly Reading[]): Promise<Map<string, number>> {
+    const ids = new Map<string, number>();
+    const missing = new Map<string, { device: string; point: string }>();
+    for (const r of readings) {
+      const key = `${r.deviceId}\u0000${r.point}`;
+      if (ids.has(key) || missing.has(key)) continue;
+      const id = this.seriesIds.get(`${edgeId}\u0000${key}`);
+      if (id === undefined) missing.set(key, { device: r.deviceId, point: r.point });
+      else ids.set(key, id);
+    }
+    if (missing.size > 0) {
+      const devices = [...missing.values()].map((m) => m.device);
+      const points = [...missing.values()].map((m) => m.point);
+      await this.pool.query(
+        `INSERT INTO raw.series (edge_id, device_id, point) SELECT $1, * FROM unnest($2::text[], $3::text[])
+         ON CONFLICT DO NOTHING`,
+        [edgeId, devices, points],
+      );
+      const { rows } = await this.pool.query<{ series_id: number; device_id: string; point: string }>(
+        `SELECT series_id, device_id, point FROM raw.series
+         WHERE edge_id = $1 AND (device_id, point) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
+        [edgeId, devices, points],
+      );
+      for (const row of rows) {
+        const key = `${row.device_id}\u0000${row.point}`;
+        ids.set(key, row.series_id);
+        this.seriesIds.set(`${edgeId}\u0000${key}`, row.series_id);
+      }
+    }
+    return ids;
+  }
+
+  /** Makes sure the day partitions of the batch's readings exist (within the on-demand window). */
+  private async ensurePartitions(readings: readonly Reading[]): Promise<void> {
+    if (!this.partitionsLoaded) {
+      const { rows } = await this.pool.query<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'raw.readings'::regclass AND c.relname ~ '^readings_[0-9]{8}$'`,
+      );
+      for (const { name } of rows) {
+        this.partitionDays.add(dayOfPartition(name));
+      }
+      this.partitionsLoaded = true;
+    }
+    const today = Math.floor(Date.now() / DAY_MS);
+    let previous = Number.NaN;
+    for (const r of readings) {
+      const day = Math.floor(r.ts / DAY_MS);
+      if (day === previous) continue;
+      previous = day;
+      if (this.partitionDays.has(day) || day < today - this.daysBack || day > today + this.daysAhead) continue;
+      await this.ensurePartition(day);
+    }
+  }
+
+  private async ensurePartition(day: number): Promise<void> {
+    if (this.partitionDays.has(day)) return;
+    await this.pool.query("SELECT raw.ensure_readings_partition($1::date)", [isoDay(day)]);
+    this.partitionDays.add(day);
+  }
+}
+
+/** The name a gap reason is stored under ("buffer-full", "ttl", ...). */
+export function gapReasonName(reason: GapReason): string {
+  return reason === GapReason.UNRECOGNIZED
+    ? "unspecified"
+    : gapReasonToJSON(reason).replace(/^GAP_REASON_/, "").toLowerCase().replaceAll("_", "-");
 }

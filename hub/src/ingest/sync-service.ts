@@ -13,19 +13,25 @@ import {
   type HelloResponse,
   InvalidBatchError,
   type Reading,
+  type ReportGapsRequest,
+  type ReportGapsResponse,
   type UploadRequest,
   type UploadResponse,
 } from "@steinmetz/proto";
-import type pg from "pg";
 import type { Logger } from "pino";
 import type { HubMetrics } from "../metrics.js";
-import { recordHello, storeBatch } from "./repository.js";
+import { gapReasonName, type ReadingStore } from "./repository.js";
 
 const EDGE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
+/** Readings one batch may carry; larger batches are refused (the edge sends at most 20,000). */
+export const MAX_BATCH_READINGS = 50_000;
+/** Largest gRPC message the hub accepts; a larger one fails with RESOURCE_EXHAUSTED. */
+export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
 /** What the sync service needs. */
 export interface SyncServiceDeps {
-  pool: pg.Pool;
+  store: ReadingStore;
   log: Logger;
   metrics: HubMetrics;
 }
@@ -47,7 +53,12 @@ function grpcError(code: status, details: string): ServerErrorResponse {
  * writes each ack only after the batch's transaction committed.
  */
 export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<unknown>>) {
-  const { pool, log, metrics } = deps;
+  const { store, log, metrics } = deps;
+  /** Edges whose clock the last hello found skewed (for the gauge and to log transitions once). */
+  const skewed = new Set<string>();
+  metrics.gauge("hub_edges_clock_skewed", "Edges whose clock was skewed beyond the threshold at their last hello", (g) =>
+    g.set(skewed.size),
+  );
 
   const hello: handleUnaryCall<HelloRequest, HelloResponse> = (call, callback) => {
     const req = call.request;
@@ -55,12 +66,17 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
       callback(grpcError(status.INVALID_ARGUMENT, "HUB_ERR_EDGE_ID_INVALID: edge id missing or malformed"));
       return;
     }
-    const now = Date.now();
+    const offsetMs = Date.now() - req.edgeTimeMs;
     metrics.syncSessions.inc();
-    recordHello(pool, req.edgeId, req.agentVersion, now - req.edgeTimeMs).then(
-      (committedSeq) => {
-        log.debug({ edgeId: req.edgeId, committedSeq, nextSeq: req.nextSeq }, "hello");
-        callback(null, { committedSeq, hubTimeMs: Date.now() });
+    store.hello(req.edgeId, req.agentVersion, offsetMs, req.clockSynced).then(
+      (state) => {
+        const wasSkewed = skewed.has(req.edgeId);
+        if (state.clockSkewed && !wasSkewed) {
+          log.warn({ edgeId: req.edgeId, clockOffsetMs: offsetMs, clockSynced: req.clockSynced }, "edge clock skewed");
+          skewed.add(req.edgeId);
+        } else if (!state.clockSkewed && wasSkewed) skewed.delete(req.edgeId);
+        log.debug({ edgeId: req.edgeId, committedSeq: state.committedSeq, nextSeq: req.nextSeq }, "hello");
+        callback(null, { committedSeq: state.committedSeq, hubTimeMs: Date.now(), covered: state.covered });
       },
       (err) => {
         log.error({ err, edgeId: req.edgeId }, "hello failed");
@@ -75,7 +91,8 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
       call.emit("error", grpcError(status.INVALID_ARGUMENT, "HUB_ERR_EDGE_ID_INVALID: edge-id metadata missing"));
       return;
     }
-    const streamLog = log.child({ edgeId });
+    const lane = String(call.metadata.get("lane")[0] ?? "live") === "backfill" ? "backfill" : "live";
+    const streamLog = log.child({ edgeId, lane });
     // One batch at a time: the stream is paused while a batch is stored, so a slow PostgreSQL
     // pushes back on the edge (HTTP/2 flow control) instead of filling the hub's memory.
     let chain: Promise<void> = Promise.resolve();
@@ -84,22 +101,25 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
       failed = true;
       if (!call.destroyed) call.emit("error", err);
     };
-    const store = async (request: UploadRequest) => {
+    const storeRequest = async (request: UploadRequest) => {
       const batch = request.batch;
       let readings: ReturnType<typeof decodeReadingBatch>;
       try {
         if (!batch || batch.seqDelta.length === 0) throw new InvalidBatchError("empty batch");
+        if (batch.seqDelta.length > MAX_BATCH_READINGS) {
+          throw new InvalidBatchError(`${batch.seqDelta.length} readings in one batch, at most ${MAX_BATCH_READINGS}`);
+        }
         readings = decodeReadingBatch(batch);
       } catch (err) {
-        metrics.ingestBatches.inc({ result: "rejected" });
+        metrics.ingestBatches.inc({ result: "rejected", lane });
         streamLog.warn({ err, batchId: batch?.batchId }, "rejected invalid batch");
         fail(grpcError(status.INVALID_ARGUMENT, `HUB_ERR_BATCH_INVALID: ${(err as Error).message}`));
         return;
       }
       const stopTimer = metrics.ingestCommitSeconds.startTimer();
-      const stored = await storeBatch(pool, edgeId, readings);
-      stopTimer();
-      metrics.ingestBatches.inc({ result: "committed" });
+      const stored = await store.storeBatch(edgeId, readings);
+      stopTimer({ lane });
+      metrics.ingestBatches.inc({ result: "committed", lane });
       metrics.ingestReadings.inc({ result: "inserted" }, stored.inserted);
       if (stored.duplicates > 0) metrics.ingestReadings.inc({ result: "duplicate" }, stored.duplicates);
       if (call.cancelled || call.destroyed) return;
@@ -116,9 +136,9 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
       const step = chain.then(async () => {
         if (failed) return;
         try {
-          await store(request);
+          await storeRequest(request);
         } catch (err) {
-          metrics.ingestBatches.inc({ result: "failed" });
+          metrics.ingestBatches.inc({ result: "failed", lane });
           if (!call.cancelled) streamLog.error({ err }, "batch not stored");
           fail(grpcError(status.UNAVAILABLE, "HUB_ERR_DB_UNAVAILABLE: batch not stored"));
         }
@@ -138,7 +158,36 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
     });
   };
 
-  return { hello, upload };
+  const reportGaps: handleUnaryCall<ReportGapsRequest, ReportGapsResponse> = (call, callback) => {
+    const req = call.request;
+    if (!EDGE_ID.test(req.edgeId)) {
+      callback(grpcError(status.INVALID_ARGUMENT, "HUB_ERR_EDGE_ID_INVALID: edge id missing or malformed"));
+      return;
+    }
+    const bad = req.gaps.find((g) => g.firstSeq < 1 || g.lastSeq < g.firstSeq);
+    if (bad || req.gaps.length > 10_000) {
+      callback(grpcError(status.INVALID_ARGUMENT, "HUB_ERR_GAP_INVALID: a gap needs 1 <= first_seq <= last_seq"));
+      return;
+    }
+    store.storeGaps(req.edgeId, req.gaps).then(
+      () => {
+        for (const g of req.gaps) {
+          metrics.gapReadings.inc({ reason: gapReasonName(g.reason) }, g.count);
+          log.warn(
+            { edgeId: req.edgeId, firstSeq: g.firstSeq, lastSeq: g.lastSeq, count: g.count, reason: gapReasonName(g.reason) },
+            "edge reported a gap",
+          );
+        }
+        callback(null, { gapIds: req.gaps.map((g) => g.gapId) });
+      },
+      (err) => {
+        log.error({ err, edgeId: req.edgeId }, "gap report not stored");
+        callback(grpcError(status.UNAVAILABLE, "HUB_ERR_DB_UNAVAILABLE: gap report not stored"));
+      },
+    );
+  };
+
+  return { hello, upload, reportGaps };
 }
 
 /**
@@ -149,7 +198,7 @@ export async function startSyncServer(
   deps: SyncServiceDeps,
   address: { host: string; port: number },
 ): Promise<SyncServer> {
-  const server = new Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 });
+  const server = new Server({ "grpc.max_receive_message_length": MAX_MESSAGE_BYTES });
   const inflight = new Set<Promise<unknown>>();
   server.addService(EdgeSyncServiceService, createSyncHandlers(deps, inflight));
   const port = await new Promise<number>((resolve, reject) => {

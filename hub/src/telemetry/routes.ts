@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type pg from "pg";
 import { hubError } from "../errors.js";
-import { type Cursor, findEdges, findReadings } from "./repository.js";
-import { EdgeItem, ReadingsPage, ReadingsQuery } from "./schemas.js";
+import { type Cursor, findEdgeSync, findEdges, findReadings } from "./repository.js";
+import { EdgeItem, EdgeSync, ReadingsPage, ReadingsQuery } from "./schemas.js";
 
 /** Options of the telemetry plugin. */
 export interface TelemetryOptions {
@@ -49,5 +49,20 @@ export const telemetryRoutes: FastifyPluginAsyncTypebox<TelemetryOptions> = asyn
       },
     },
     async () => findEdges(pool),
+  );
+  app.get(
+    "/edges/:edgeId/sync",
+    {
+      schema: {
+        summary: "One edge's delivery record: stored seq ranges, reported gaps, pending ranges",
+        params: Type.Object({ edgeId: Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$" }) }),
+        response: { 200: EdgeSync },
+      },
+    },
+    async (req) => {
+      const sync = await findEdgeSync(pool, req.params.edgeId);
+      if (!sync) throw hubError("HUB_ERR_NOT_FOUND", `edge ${req.params.edgeId} is not known`);
+      return sync;
+    },
   );
 };

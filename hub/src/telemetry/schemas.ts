@@ -43,8 +43,39 @@ export const EdgeItem = Type.Object({
   edgeId: Type.String(),
   committedSeq: Type.Integer(),
   agentVersion: Type.Union([Type.String(), Type.Null()]),
-  clockOffsetMs: Type.Union([Type.Integer(), Type.Null()]),
+  clockOffsetMs: Type.Union([Type.Integer(), Type.Null()], {
+    description: "hub time minus edge time at the last hello (ms)",
+  }),
+  clockSkewed: Type.Boolean({ description: "|clockOffsetMs| beyond the hub's threshold at the last hello" }),
+  clockSynced: Type.Union([Type.Boolean(), Type.Null()], { description: "the edge's NTP state at the last hello" }),
   firstSeenAt: Type.String({ format: "date-time" }),
   lastSeenAt: Type.String({ format: "date-time" }),
 });
 export type EdgeItem = Static<typeof EdgeItem>;
+
+const SeqRangeItem = Type.Object({ first: Type.Integer(), last: Type.Integer() });
+
+/** GET /api/v1/edges/:edgeId/sync: what was delivered, what the edge gave up, what is pending. */
+export const EdgeSync = Type.Intersect([
+  EdgeItem,
+  Type.Object({
+    committed: Type.Array(SeqRangeItem, { description: "seq ranges stored, ascending" }),
+    gaps: Type.Array(
+      Type.Object({
+        firstSeq: Type.Integer(),
+        lastSeq: Type.Integer(),
+        count: Type.Integer({ description: "readings given up; 0 when the edge could not tell (lost buffer)" }),
+        reason: Type.String({ description: "buffer-full, ttl, disk-low, rejected or buffer-corrupt" }),
+        fromTs: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+        toTs: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+        reportedAt: Type.String({ format: "date-time" }),
+      }),
+      { description: "gap records as the edge reported them" },
+    ),
+    missingInGaps: Type.Array(SeqRangeItem, { description: "seqs inside reported gaps that are not stored" }),
+    pending: Type.Array(SeqRangeItem, {
+      description: "seqs below the highest known one that are neither stored nor reported as a gap",
+    }),
+  }),
+]);
+export type EdgeSync = Static<typeof EdgeSync>;
