@@ -3,15 +3,17 @@
  * SunSpec inverter and an edge agent polling it, all on 127.0.0.1, in this one process (PostgreSQL
  * is its child). Ctrl-C stops everything in order; a second start over the same data directories
  * continues where the first stopped (same edge identity, seq continues), also after SIGKILL.
+ * The edge link uses mutual TLS: the demo creates the hub CA (HUB_DATA_DIR/pki) and the edge's
+ * certificate (EDGE_DATA_DIR/tls) on first start, as `npm run hub -- pki init|issue` would.
  *
  * Env: DATABASE_URL, HUB_DATA_DIR (.data/hub), EDGE_DATA_DIR (.data/edge), SIM_DATA_DIR (.data/sim),
  * HUB_HTTP_PORT (3000), HUB_GRPC_PORT (50051), EDGE_HTTP_PORT (8080), SIM_PORT (5020),
  * SIM_SPEED (60: a simulated day in 24 minutes), LOG_LEVEL (info).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type EdgeAgent, loadSiteFile, startEdgeAgent } from "@steinmetz/edge";
-import { type Hub, startHub } from "@steinmetz/hub";
+import { type EdgeAgent, loadEdgeTls, loadSiteFile, ReadingBuffer, startEdgeAgent } from "@steinmetz/edge";
+import { type Hub, initPki, issueEdgeCertificate, pkiDirOf, startHub } from "@steinmetz/hub";
 import { type SunSpecInverterSim, startSunSpecInverterSim } from "@steinmetz/sim";
 import pino from "pino";
 import { stringify } from "yaml";
@@ -41,13 +43,34 @@ async function stop(signal: string, code = 0): Promise<never> {
 process.on("SIGINT", () => void stop("SIGINT"));
 process.on("SIGTERM", () => void stop("SIGTERM"));
 
+/** The hub CA and this edge's certificate, created when missing or not matching the edge's id. */
+async function provisionTls(): Promise<string> {
+  const pkiDir = pkiDirOf(hubDataDir);
+  if (!existsSync(join(pkiDir, "ca.crt"))) await initPki(pkiDir);
+  mkdirSync(edgeDataDir, { recursive: true });
+  const buffer = ReadingBuffer.open(join(edgeDataDir, "buffer.sqlite")); // the edge's identity
+  const edgeId = buffer.edgeId;
+  buffer.close();
+  const tlsDir = join(edgeDataDir, "tls");
+  let current: string | undefined;
+  try {
+    current = loadEdgeTls(tlsDir).edgeId;
+  } catch {}
+  if (current !== edgeId) {
+    await issueEdgeCertificate(pkiDir, edgeId, tlsDir);
+    log.info({ edgeId, tlsDir }, "issued the demo edge's certificate");
+  }
+  return tlsDir;
+}
+
 try {
+  const tlsDir = await provisionTls();
   hub = await startHub({
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: hubDataDir,
     httpPort: port("HUB_HTTP_PORT", 3000),
     grpcPort: port("HUB_GRPC_PORT", 50051),
-    insecureDev: true,
+    insecureDev: false,
     log: log.child({ app: "hub" }),
   });
   mkdirSync(simDataDir, { recursive: true });
@@ -74,7 +97,8 @@ try {
     site: loadSiteFile(siteFile),
     dataDir: edgeDataDir,
     hubUrl: `127.0.0.1:${hub.grpcPort}`,
-    insecureDev: true,
+    tlsDir,
+    insecureDev: false,
     httpPort: port("EDGE_HTTP_PORT", 8080),
     log: log.child({ app: "edge" }),
   });

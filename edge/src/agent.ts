@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { DevicePoller } from "./acquisition/device-poller.js";
 import { ModbusConnection } from "./acquisition/modbus-connection.js";
 import { CommitBatcher } from "./buffer/commit-batcher.js";
-import { type NewReading, ReadingBuffer } from "./buffer/reading-buffer.js";
+import { type BufferStats, type NewReading, ReadingBuffer } from "./buffer/reading-buffer.js";
 import { systemClockSync } from "./clock.js";
 import type { LoadedSite } from "./config/load-site.js";
 import { EdgeError } from "./errors.js";
@@ -14,6 +14,7 @@ import { buildEdgeHttp } from "./http/server.js";
 import { createEdgeMetrics } from "./metrics.js";
 import { startMqttSite } from "./mqtt/mqtt-site.js";
 import { Forwarder, type ForwarderOptions } from "./sync/forwarder.js";
+import { loadEdgeTls } from "./sync/tls.js";
 import { AGENT_VERSION } from "./version.js";
 
 /** How to run an edge agent. */
@@ -23,7 +24,12 @@ export interface EdgeAgentOptions {
   dataDir: string;
   /** host:port of the hub's gRPC endpoint. */
   hubUrl: string;
-  /** Plaintext link to the hub; required until mutual TLS exists. */
+  /**
+   * Mutual TLS: the directory with `ca.crt`, `edge.crt` and `edge.key` (`npm run hub -- pki issue`);
+   * the certificate's CN is this edge's id.
+   */
+  tlsDir?: string;
+  /** Plaintext link to the hub, edge id taken on trust (development only; used when no tlsDir). */
   insecureDev: boolean;
   httpHost?: string;
   /** 0 picks a free port. */
@@ -31,7 +37,7 @@ export interface EdgeAgentOptions {
   log: Logger;
   clockSynced?: () => boolean;
   /** Tuning of the forwarder (tests shorten the backoff). */
-  sync?: Pick<ForwarderOptions, "batchSize" | "window" | "ackTimeoutMs" | "backoff">;
+  sync?: Pick<ForwarderOptions, "batch" | "window" | "ackTimeoutMs" | "backoff" | "compression">;
 }
 
 /** A running edge agent. */
@@ -53,7 +59,10 @@ export interface EdgeStatus {
   site: string;
   version: string;
   devices: { id: string; profile: string; state: DevicePoller["state"] }[];
-  buffer: { depth: number; oldestAgeMs: number | null; nextSeq: number };
+  buffer: { depth: number; oldestAgeMs: number | null; nextSeq: number } & Pick<
+    BufferStats,
+    "bytes" | "limits" | "evicted" | "pendingGaps" | "recovered"
+  >;
   sync: Forwarder["state"];
 }
 
@@ -66,11 +75,18 @@ export interface EdgeStatus {
  */
 export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAgent> {
   const { site, log } = options;
-  if (!options.insecureDev) {
-    throw new EdgeError("EDGE_ERR_LINK_INSECURE", "refusing a plaintext link to the hub without --insecure-dev");
+  if (!options.tlsDir && !options.insecureDev) {
+    throw new EdgeError("EDGE_ERR_LINK_INSECURE", "no EDGE_TLS_DIR for mutual TLS and no --insecure-dev for plaintext");
   }
+  const tls = options.tlsDir ? loadEdgeTls(options.tlsDir) : undefined;
+  if (tls) log.info({ edgeId: tls.edgeId, fingerprint: tls.fingerprint }, "hub link with mutual TLS");
+  else log.warn("hub link in plaintext (--insecure-dev)");
   mkdirSync(options.dataDir, { recursive: true });
-  const buffer = ReadingBuffer.open(join(options.dataDir, "buffer.sqlite"));
+  const buffer = ReadingBuffer.open(join(options.dataDir, "buffer.sqlite"), {
+    ...site.buffer,
+    edgeId: tls?.edgeId,
+    log: log.child({ component: "buffer" }),
+  });
   const metrics = createEdgeMetrics();
   const clockSynced = options.clockSynced ?? systemClockSync();
   const batcher = new CommitBatcher(buffer, log.child({ component: "buffer" }));
@@ -112,7 +128,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
 
   const forwarder = new Forwarder({
     hubUrl: options.hubUrl,
-    credentials: credentials.createInsecure(),
+    credentials: tls?.credentials ?? credentials.createInsecure(),
     buffer,
     log: log.child({ component: "sync" }),
     metrics,
@@ -137,15 +153,16 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
         depth: stats.depth,
         oldestAgeMs: stats.oldestTs === null ? null : Date.now() - stats.oldestTs,
         nextSeq: stats.nextSeq,
+        bytes: stats.bytes,
+        limits: stats.limits,
+        evicted: stats.evicted,
+        pendingGaps: stats.pendingGaps,
+        recovered: stats.recovered,
       },
       sync: forwarder.state,
     };
   };
-  metrics.gauge("edge_buffer_depth", "Readings buffered and not yet acknowledged", (g) => g.set(buffer.stats().depth));
-  metrics.gauge("edge_buffer_oldest_age_seconds", "Age of the oldest buffered reading", (g) => {
-    const oldest = buffer.stats().oldestTs;
-    g.set(oldest === null ? 0 : (Date.now() - oldest) / 1000);
-  });
+  metrics.observeBuffer(() => buffer.stats());
   metrics.gauge("edge_sync_connected", "1 while a sync session with the hub is up", (g) =>
     g.set(forwarder.state.connected ? 1 : 0),
   );

@@ -16,12 +16,25 @@ export const EDGE_ERRORS = {
   EDGE_ERR_MQTT: { retryable: true, text: "the MQTT broker refused or lost the connection or a subscription" },
   EDGE_ERR_MQTT_STALE: { retryable: true, text: "an MQTT device sent no valid message for its stale interval" },
   EDGE_ERR_BUFFER: { retryable: false, text: "reading buffer (SQLite) failed" },
+  EDGE_ERR_BUFFER_CORRUPT: {
+    retryable: false,
+    text: "reading buffer was corrupt or missing at start; moved aside and replaced, its unsent readings reported as a gap",
+  },
   EDGE_ERR_HUB_UNAVAILABLE: { retryable: true, text: "hub is unreachable or closed the sync stream" },
   EDGE_ERR_LINK_INSECURE: {
     retryable: false,
-    text: "a plaintext link to the hub needs --insecure-dev (mutual TLS is not available yet)",
+    text: "the link to the hub needs EDGE_TLS_DIR (mutual TLS), or --insecure-dev for plaintext",
+  },
+  EDGE_ERR_TLS: {
+    retryable: false,
+    text: "the edge's TLS files (EDGE_TLS_DIR) are missing, unreadable or do not belong together",
   },
   EDGE_ERR_HUB_PROTOCOL: { retryable: true, text: "hub answered out of protocol (unexpected acknowledgement)" },
+  EDGE_ERR_HUB_REJECTED: { retryable: true, text: "hub refused a batch or gap report as invalid or too large" },
+  EDGE_ERR_HUB_REFUSED: {
+    retryable: true,
+    text: "hub refused this edge's identity (certificate unknown, revoked or mismatched)",
+  },
   EDGE_ERR_WRITE_REFUSED: {
     retryable: false,
     text: "write refused before it was sent (point not writable, value out of bounds, unsafe or not encodable)",

@@ -5,3 +5,4 @@ export { checkSite, type LoadedSite, loadSiteFile } from "./config/load-site.js"
 export { EDGE_ERRORS, EdgeError } from "./errors.js";
 export { createEdgeMetrics } from "./metrics.js";
 export { Forwarder } from "./sync/forwarder.js";
+export { loadEdgeTls } from "./sync/tls.js";

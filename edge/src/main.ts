@@ -1,6 +1,7 @@
 /**
  * `npm run edge -- --config SITE.yaml [--insecure-dev]`
- * Env: EDGE_DATA_DIR (.data/edge), HUB_URL (else the config's hub.url), EDGE_HTTP_PORT (8080),
+ * Env: EDGE_DATA_DIR (.data/edge), EDGE_TLS_DIR (ca.crt, edge.crt, edge.key for mutual TLS; without
+ * it only --insecure-dev links in plaintext), HUB_URL (else the config's hub.url), EDGE_HTTP_PORT (8080),
  * EDGE_HTTP_HOST (127.0.0.1), LOG_LEVEL (info).
  *
  * `npm run edge -- scan --host H [--port 502] [--unit-ids 1,126] [--timeout-ms 1000]` probes a bus
@@ -105,6 +106,7 @@ try {
     site,
     dataDir: resolve(process.env.EDGE_DATA_DIR ?? ".data/edge"),
     hubUrl,
+    tlsDir: process.env.EDGE_TLS_DIR ? resolve(process.env.EDGE_TLS_DIR) : undefined,
     insecureDev: args.values["insecure-dev"],
     httpHost: process.env.EDGE_HTTP_HOST ?? "127.0.0.1",
     httpPort: Number(process.env.EDGE_HTTP_PORT ?? 8080),

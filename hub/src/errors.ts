@@ -11,13 +11,27 @@ export const HUB_ERRORS = {
   HUB_ERR_DB_UNAVAILABLE: { status: 503, retryable: true, text: "PostgreSQL is unreachable" },
   HUB_ERR_INTERNAL: { status: 500, retryable: true, text: "unexpected error" },
   HUB_ERR_MIGRATION_CHANGED: { status: 500, retryable: false, text: "an applied migration file was changed" },
-  HUB_ERR_LINK_INSECURE: {
-    status: 500,
-    retryable: false,
-    text: "a plaintext gRPC listener needs --insecure-dev (mutual TLS is not available yet)",
-  },
   HUB_ERR_BATCH_INVALID: { status: 400, retryable: false, text: "a reading batch broke the columnar rules" },
+  HUB_ERR_GAP_INVALID: { status: 400, retryable: false, text: "a gap report has an empty or inverted seq range" },
   HUB_ERR_EDGE_ID_INVALID: { status: 400, retryable: false, text: "edge id missing or malformed" },
+  HUB_ERR_EDGE_CERT_MISSING: { status: 401, retryable: false, text: "the call carries no verified client certificate" },
+  HUB_ERR_EDGE_UNKNOWN: {
+    status: 401,
+    retryable: false,
+    text: "the client certificate names an edge the hub does not know",
+  },
+  HUB_ERR_EDGE_REVOKED: {
+    status: 401,
+    retryable: false,
+    text: "the client certificate was revoked, superseded or never issued by this hub",
+  },
+  HUB_ERR_EDGE_ID_MISMATCH: {
+    status: 403,
+    retryable: false,
+    text: "the call claims an edge id other than its certificate's",
+  },
+  HUB_ERR_PKI_EXISTS: { status: 409, retryable: false, text: "a hub CA exists already (pki init --force replaces it)" },
+  HUB_ERR_PKI_MISSING: { status: 503, retryable: false, text: "the hub CA files are missing or unreadable" },
 } as const;
 
 /** One of the codes in `HUB_ERRORS`. */

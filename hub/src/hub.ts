@@ -1,12 +1,15 @@
+import { ServerCredentials } from "@grpc/grpc-js";
 import pg from "pg";
 import type { Logger } from "pino";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 import { migrate } from "./db/migrate.js";
-import { hubError } from "./errors.js";
 import { buildHubHttp } from "./http.js";
 import { ReadingStore, type ReadingStoreOptions } from "./ingest/repository.js";
 import { startSyncServer } from "./ingest/sync-service.js";
 import { createHubMetrics } from "./metrics.js";
+import { createEdgeAuthorizer } from "./pki/edge-authorizer.js";
+import { pkiDirOf } from "./pki/files.js";
+import { createHubServerCredentials } from "./pki/server-credentials.js";
 import { HUB_VERSION } from "./version.js";
 
 /** How to run a hub. */
@@ -20,7 +23,10 @@ export interface HubOptions {
   grpcHost?: string;
   /** 0 picks a free port. */
   grpcPort?: number;
-  /** Plaintext gRPC; required until mutual TLS exists. */
+  /**
+   * Plaintext gRPC with edge ids taken on trust (development only). Otherwise the gRPC listener
+   * uses mutual TLS with the CA under `<dataDir>/pki` (`npm run hub -- pki init`).
+   */
   insecureDev: boolean;
   /** Apply pending migrations at start (default true). */
   migrate?: boolean;
@@ -47,9 +53,14 @@ export interface Hub {
 /** Starts the hub: database (embedded or DATABASE_URL), migrations, gRPC ingest, HTTP API. */
 export async function startHub(options: HubOptions): Promise<Hub> {
   const { log } = options;
-  if (!options.insecureDev) {
-    throw hubError("HUB_ERR_LINK_INSECURE", "refusing a plaintext gRPC listener without --insecure-dev");
-  }
+  // Without --insecure-dev the CA must exist before anything starts (HUB_ERR_PKI_MISSING).
+  const link = options.insecureDev
+    ? { credentials: ServerCredentials.createInsecure(), authorize: undefined }
+    : {
+        credentials: createHubServerCredentials(pkiDirOf(options.dataDir)),
+        authorize: createEdgeAuthorizer(pkiDirOf(options.dataDir), { log: log.child({ component: "pki" }) }),
+      };
+  if (options.insecureDev) log.warn("gRPC link in plaintext (--insecure-dev): edge ids are taken on trust");
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = options.databaseUrl;
   if (!databaseUrl) {
@@ -70,7 +81,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         await store.createPartitionsAhead();
         if (options.retention) {
           const handled = await store.applyRetention(options.retention.days, options.retention.action);
-          if (handled.length > 0) log.info({ partitions: handled, action: options.retention.action }, "readings retention");
+          if (handled.length > 0)
+            log.info({ partitions: handled, action: options.retention.action }, "readings retention");
         }
       } catch (err) {
         log.warn({ err }, "partition maintenance failed; retrying in an hour");
@@ -80,8 +92,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const maintenance = setInterval(maintain, 3_600_000);
     maintenance.unref();
     const sync = await startSyncServer(
-      { store, log: log.child({ component: "sync" }), metrics },
+      { store, log: log.child({ component: "sync" }), metrics, authorize: link.authorize },
       { host: options.grpcHost ?? "127.0.0.1", port: options.grpcPort ?? 50051 },
+      link.credentials,
     );
     const http = await buildHubHttp({ pool, log, metrics, version: HUB_VERSION });
     const host = options.httpHost ?? "127.0.0.1";

@@ -3,4 +3,6 @@
 export { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 export { HUB_ERRORS } from "./errors.js";
 export { type Hub, type HubOptions, startHub } from "./hub.js";
-export { ReadingStore, type ReadingStoreOptions } from "./ingest/repository.js";
+export { copyBinary, ReadingStore, type ReadingStoreOptions } from "./ingest/repository.js";
+export { initPki, issueEdgeCertificate, revokeEdge } from "./pki/ca.js";
+export { pkiDirOf } from "./pki/files.js";

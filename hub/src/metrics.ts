@@ -31,6 +31,12 @@ export function createHubMetrics() {
       labelNames: ["reason"],
       registers,
     }),
+    syncRefused: new Counter({
+      name: "hub_sync_refused_calls_total",
+      help: "Edge calls refused for their identity (certificate missing, unknown, revoked, id mismatch)",
+      labelNames: ["code"],
+      registers,
+    }),
     syncSessions: new Counter({
       name: "hub_sync_sessions_total",
       help: "Hello calls from edges",

@@ -147,8 +147,8 @@ t.test("without PostgreSQL the hub is live but not ready", async (t) => {
   t.match(await readings.json(), { code: "HUB_ERR_DB_UNAVAILABLE" });
 });
 
-t.test("a plaintext listener needs the explicit development flag", async (t) => {
-  await t.rejects(startHub({ databaseUrl: db.url, dataDir, insecureDev: false, log }), {
-    code: "HUB_ERR_LINK_INSECURE",
+t.test("without --insecure-dev the hub needs its CA for mutual TLS", async (t) => {
+  await t.rejects(startHub({ databaseUrl: db.url, dataDir: join(dataDir, "no-pki"), insecureDev: false, log }), {
+    code: "HUB_ERR_PKI_MISSING",
   });
 });

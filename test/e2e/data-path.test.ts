@@ -71,7 +71,7 @@ t.test("a hub stopped and restarted mid-stream loses and duplicates nothing", as
   const grpcPort = hub.grpcPort;
   const dir = tempDir("edge");
   const edge = await startTestEdge(writeSite(dir, sim, 100), dir, `127.0.0.1:${grpcPort}`, {
-    sync: { batchSize: 7, window: 4, backoff: { initialDelayMs: 100, maxDelayMs: 500 } },
+    sync: { batch: { initial: 7, min: 7, max: 7 }, window: 4, backoff: { initialDelayMs: 100, maxDelayMs: 500 } },
   });
   t.teardown(() => edge.close());
   for (let round = 0; round < 3; round++) {

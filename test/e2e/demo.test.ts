@@ -7,8 +7,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ReadingBuffer } from "@steinmetz/edge";
 import { startEmbeddedPostgres } from "@steinmetz/hub";
+import { countRanges, runsOf, subtractRanges, unionRanges } from "@steinmetz/proto";
 import t from "tap";
-import { exited, log, REPO, startDatabase, stored, tempDir, waitFor } from "../support/harness.js";
+import { exited, log, REPO, startDatabase, stored, storedRanges, tempDir, waitFor } from "../support/harness.js";
 
 const root = tempDir("demo");
 const env = {
@@ -97,15 +98,14 @@ t.test("SIGKILL of the whole npm start, a second start continues, Ctrl-C stops c
   // Every seq the edge ever assigned is in the hub (1..M without gap or double) or still buffered.
   const buffer = ReadingBuffer.open(join(root, "edge/buffer.sqlite"));
   const produced = buffer.stats().nextSeq - 1;
-  const buffered = new Set(buffer.readAfter(0, 1_000_000).map((r) => r.seq));
+  const buffered = runsOf(buffer.readAfter(0, 1_000_000).map((r) => r.seq));
   buffer.close();
   const db = await startEmbeddedPostgres(join(root, "hub"), log);
   t.teardown(() => db.stop());
-  const hub = await stored(db.url, first.edgeId);
-  t.same(hub, { count: hub.maxSeq, minSeq: 1, maxSeq: hub.maxSeq, distinctReadings: hub.maxSeq }, "hub: 1..M once");
-  const missing = [];
-  for (let seq = hub.maxSeq + 1; seq <= produced; seq++) if (!buffered.has(seq)) missing.push(seq);
-  t.same(missing, [], `seqs ${hub.maxSeq + 1}..${produced} are still in the edge buffer`);
+  const hub = await storedRanges(db.url, first.edgeId);
+  t.equal(hub.rows, countRanges(hub.ranges), "no seq stored twice");
+  t.same(subtractRanges(hub.ranges, buffered), hub.ranges, "nothing both stored and buffered");
+  t.same(unionRanges(hub.ranges, buffered), [{ first: 1, last: produced }], "every seq stored or still buffered");
 });
 
 t.test("with DATABASE_URL the demo uses that PostgreSQL and starts none of its own", async (t) => {

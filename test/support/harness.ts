@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type EdgeAgent, type EdgeAgentOptions, loadSiteFile, startEdgeAgent } from "@steinmetz/edge";
 import { type EmbeddedDatabase, type Hub, startEmbeddedPostgres, startHub } from "@steinmetz/hub";
+import { runsOf, type SeqRange } from "@steinmetz/proto";
 import { findFreePort, type SunSpecInverterSim } from "@steinmetz/sim";
 import pg from "pg";
 import pino from "pino";
@@ -36,9 +37,9 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
   }
 }
 
-/** Embedded PostgreSQL for one test file. */
-export async function startDatabase(): Promise<EmbeddedDatabase> {
-  return startEmbeddedPostgres(tempDir("hub-pg"), log);
+/** Embedded PostgreSQL for one test file (`dir` and `port` to restart the same cluster). */
+export async function startDatabase(dir = tempDir("hub-pg"), port?: number): Promise<EmbeddedDatabase> {
+  return startEmbeddedPostgres(dir, log, { port });
 }
 
 /** A hub on an existing database; grpcPort 0 picks a free port. */
@@ -46,8 +47,13 @@ export function startTestHub(databaseUrl: string, grpcPort = 0): Promise<Hub> {
   return startHub({ databaseUrl, dataDir: tempDir("hub"), httpPort: 0, grpcPort, insecureDev: true, log });
 }
 
-/** Writes a site file for one simulated inverter polled every `pollIntervalMs`. */
-export function writeSite(dir: string, sim: SunSpecInverterSim, pollIntervalMs: number): string {
+/** Writes a site file for one simulated inverter polled every `pollIntervalMs` (plus `extra` sections). */
+export function writeSite(
+  dir: string,
+  sim: SunSpecInverterSim,
+  pollIntervalMs: number,
+  extra: Record<string, unknown> = {},
+): string {
   const file = join(dir, "site.yaml");
   writeFileSync(
     file,
@@ -57,6 +63,7 @@ export function writeSite(dir: string, sim: SunSpecInverterSim, pollIntervalMs: 
       devices: [
         { id: "inverter-1", connection: "lan", profile: "inverter/sunspec-model103-tcp", pollIntervalMs, slowEvery: 1 },
       ],
+      ...extra,
     }),
   );
   return file;
@@ -109,6 +116,36 @@ export async function spawnEdge(siteFile: string, dataDir: string, hubUrl: strin
   return child;
 }
 
+/** A hub as its own OS process (`npm run hub`) on an existing database, resolved once started. */
+export async function spawnHub(databaseUrl: string, grpcPort: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "hub/src/main.ts"), "--insecure-dev"], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      HUB_DATA_DIR: tempDir("hub"),
+      HUB_GRPC_PORT: String(grpcPort),
+      HUB_HTTP_PORT: "0",
+      LOG_LEVEL: "info",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('"msg":"hub started"')) {
+        child.stdout?.off("data", onData);
+        child.stdout?.resume();
+        resolve();
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.resume();
+    child.once("exit", (code) => reject(new Error(`hub exited with ${code} before it started:\n${out}`)));
+  });
+  return child;
+}
+
 /** Resolves when the child process has exited. */
 export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
@@ -120,6 +157,8 @@ export interface Stored {
   count: number;
   minSeq: number;
   maxSeq: number;
+  /** Distinct seqs: equals count when no seq was stored twice. */
+  distinctSeqs: number;
   /** Distinct (device, point, ts): equals count when no reading was stored twice under two seqs. */
   distinctReadings: number;
 }
@@ -131,18 +170,44 @@ export async function stored(databaseUrl: string, edgeId: string): Promise<Store
   try {
     const { rows } = await client.query(
       `SELECT count(*)::int AS count, coalesce(min(seq), 0)::int AS min, coalesce(max(seq), 0)::int AS max,
-              count(DISTINCT (device_id, point, ts))::int AS distinct
-       FROM raw.readings WHERE edge_id = $1`,
+              count(DISTINCT seq)::int AS seqs, count(DISTINCT (series_id, ts))::int AS distinct
+       FROM raw.readings JOIN raw.series USING (series_id) WHERE edge_id = $1`,
       [edgeId],
     );
     const r = rows[0];
-    return { count: r.count, minSeq: r.min, maxSeq: r.max, distinctReadings: r.distinct };
+    return { count: r.count, minSeq: r.min, maxSeq: r.max, distinctSeqs: r.seqs, distinctReadings: r.distinct };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The seqs of `edgeId` the hub stored, as ranges, and how many rows that took (more rows than
+ * seqs would be a duplicate).
+ */
+export async function storedRanges(databaseUrl: string, edgeId: string): Promise<{ ranges: SeqRange[]; rows: number }> {
+  const client = new pg.Client(databaseUrl);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ seq: string }>(
+      "SELECT seq FROM raw.readings JOIN raw.series USING (series_id) WHERE edge_id = $1 ORDER BY seq",
+      [edgeId],
+    );
+    const seqs = rows.map((r) => Number(r.seq));
+    const distinct = seqs.filter((s, i) => i === 0 || s !== seqs[i - 1]);
+    return { ranges: runsOf(distinct), rows: seqs.length };
   } finally {
     await client.end();
   }
 }
 
 /** The expected summary when the hub holds exactly seqs 1..n, each reading once. */
-export const exactly = (n: number): Stored => ({ count: n, minSeq: n > 0 ? 1 : 0, maxSeq: n, distinctReadings: n });
+export const exactly = (n: number): Stored => ({
+  count: n,
+  minSeq: n > 0 ? 1 : 0,
+  maxSeq: n,
+  distinctSeqs: n,
+  distinctReadings: n,
+});
 
 export { findFreePort };

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Value } from "@sinclair/typebox/value";
 import { parse } from "yaml";
+import type { BufferSettings } from "../buffer/reading-buffer.js";
 import { EdgeError } from "../errors.js";
 import {
   type LoadedMqttProfile,
@@ -9,7 +10,8 @@ import {
   loadProfile,
   type ProfileDirs,
 } from "../profile/load-profile.js";
-import { type SiteConfig, SiteConfigSchema } from "./site-schema.js";
+import { parseByteSize } from "./byte-size.js";
+import { type BufferConfig, BufferSchema, type SiteConfig, SiteConfigSchema } from "./site-schema.js";
 import { formatProblems, type Problem, validate } from "./validate.js";
 
 /** A site configuration with the profile of every device loaded and checked. */
@@ -19,6 +21,8 @@ export interface LoadedSite {
   profiles: Map<string, LoadedProfile>;
   /** MQTT profiles by reference, for devices on MQTT connections. */
   mqttProfiles: Map<string, LoadedMqttProfile>;
+  /** The reading buffer's budget and retention (the `buffer:` section, defaults applied, sizes in bytes). */
+  buffer: BufferSettings;
 }
 
 /**
@@ -93,8 +97,28 @@ export function checkSite(source: string, data: unknown, dirs?: ProfileDirs): Lo
       problems.push({ path: `/devices/${i}/profile`, message: (err as Error).message });
     }
   });
+  const buffer = bufferSettings(config.buffer ?? (Value.Default(BufferSchema, {}) as BufferConfig), problems);
   if (problems.length > 0) throw invalid(source, problems);
-  return { config, profiles, mqttProfiles };
+  return { config, profiles, mqttProfiles, buffer };
+}
+
+function bufferSettings(section: BufferConfig, problems: Problem[]): BufferSettings {
+  const bytes = (key: "maxBytes" | "minFreeBytes"): number => {
+    const value = parseByteSize(section[key]);
+    if (value === null) {
+      problems.push({
+        path: `/buffer/${key}`,
+        message: 'must be a number of bytes or a size such as "2GiB", "500MB"',
+      });
+    }
+    return value ?? 0;
+  };
+  const maxBytes = bytes("maxBytes");
+  const minFreeBytes = bytes("minFreeBytes");
+  if (maxBytes === 0 && problems.every((p) => p.path !== "/buffer/maxBytes")) {
+    problems.push({ path: "/buffer/maxBytes", message: "must be more than 0" });
+  }
+  return { ...section, maxBytes, minFreeBytes };
 }
 
 function uniqueIds(items: readonly { id: string }[], path: string, problems: Problem[]): Set<string> {

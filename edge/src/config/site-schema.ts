@@ -71,6 +71,27 @@ export const DeviceSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A size in bytes: a number, or a string with a unit such as "2GiB", "500MB", "100 MiB". */
+const ByteSize = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1 })]);
+
+/**
+ * The reading buffer's budget and retention. What does not fit is given up by `policy` (the
+ * oldest readings, or the new ones), counted, and reported to the hub as a gap.
+ */
+export const BufferSchema = Type.Object(
+  {
+    maxRows: Type.Integer({ minimum: 1, default: 10_000_000 }),
+    maxBytes: Type.Union(ByteSize.anyOf, { default: "2GiB" }),
+    ttlMs: Type.Integer({ minimum: 60_000, default: 30 * 86_400_000 }),
+    /** Free space on the buffer's file system under which the file must not grow; 0 turns the guard off. */
+    minFreeBytes: Type.Union(ByteSize.anyOf, { default: "100MiB" }),
+    policy: Type.Union([Type.Literal("drop-oldest"), Type.Literal("reject-new")], { default: "drop-oldest" }),
+    /** Days of local 1-minute and 15-minute rollups (charts of the local UI); 0 turns them off. */
+    rollupDays: Type.Integer({ minimum: 0, maximum: 3660, default: 35 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 /** The site configuration file given with `--config`. */
 export const SiteConfigSchema = Type.Object(
   {
@@ -102,6 +123,7 @@ export const SiteConfigSchema = Type.Object(
     ),
     connections: Type.Array(ConnectionSchema, { minItems: 1 }),
     devices: Type.Array(DeviceSchema, { minItems: 1 }),
+    buffer: Type.Optional(BufferSchema),
   },
   { additionalProperties: false },
 );
@@ -110,3 +132,4 @@ export const SiteConfigSchema = Type.Object(
 export type SiteConfig = Static<typeof SiteConfigSchema>;
 export type ConnectionConfig = Static<typeof ConnectionSchema>;
 export type DeviceConfig = Static<typeof DeviceSchema>;
+export type BufferConfig = Static<typeof BufferSchema>;

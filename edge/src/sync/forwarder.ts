@@ -1,12 +1,21 @@
-import { type ChannelCredentials, Metadata } from "@grpc/grpc-js";
-import { EdgeSyncServiceClient, encodeReadingBatch, type HelloResponse, type UploadResponse } from "@steinmetz/proto";
+import { type ChannelCredentials, status as grpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
+import {
+  EdgeSyncServiceClient,
+  encodeReadingBatch,
+  type HelloResponse,
+  type ReportGapsResponse,
+  type UploadResponse,
+} from "@steinmetz/proto";
 import type { Logger } from "pino";
 import { Backoff } from "../backoff.js";
 import type { ReadingBuffer } from "../buffer/reading-buffer.js";
 import { EdgeError } from "../errors.js";
 import type { EdgeMetrics } from "../metrics.js";
 
-/** Settings of the this. */
+/** The two upload streams of a session. */
+export type Lane = "live" | "backfill";
+
+/** Settings of the forwarder. */
 export interface ForwarderOptions {
   /** host:port of the hub's gRPC endpoint. */
   hubUrl: string;
@@ -16,26 +25,38 @@ export interface ForwarderOptions {
   metrics: EdgeMetrics;
   agentVersion: string;
   clockSynced: () => boolean;
-  /** Readings per batch (default 1000). */
-  batchSize?: number;
-  /** Batches in flight before waiting for acks (default 4). */
+  /**
+   * Readings per batch: the live lane sends what is there up to `max`; the backfill lane starts
+   * at `initial` and adapts between `min` and `max` to keep ack latency near `targetAckMs`
+   * (defaults 1000, 200, 20,000, 500 ms).
+   */
+  batch?: { initial?: number; min?: number; max?: number; targetAckMs?: number };
+  /** Batches in flight per lane before waiting for acks (default 4). */
   window?: number;
   /** An unacknowledged batch older than this ends the session (default 30 s). */
   ackTimeoutMs?: number;
-  /** Bounds of the reconnect backoff (defaults 500 ms .. 30 s). */
+  /** Bounds of the reconnect backoff (defaults 500 ms .. 30 s, decorrelated jitter). */
   backoff?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** Message compression on the link (default gzip). */
+  compression?: "gzip" | "none";
+  /** Called for every acknowledged batch (benchmarks and status pages). */
+  onAck?: (lane: Lane, latencyMs: number, readings: number) => void;
 }
 
 /** What the status page shows about the link to the hub. */
 export interface SyncState {
   connected: boolean;
   hubUrl: string;
-  /** Highest seq the hub reported committed (hello or ack). */
+  /** Highest S with every seq 1..S stored at the hub or reported as a gap (hello or ack). */
   hubCommittedSeq: number;
   lastAckAt: number | null;
   lastError: { code: string; message: string } | null;
   reconnects: number;
   inflightBatches: number;
+  /** Seq below which readings travel on the backfill lane in this session; null when caught up. */
+  backfillBelow: number | null;
+  /** Current adaptive batch size of the backfill lane. */
+  backfillBatchSize: number;
 }
 
 interface InFlight {
@@ -46,30 +67,62 @@ interface InFlight {
   sentAt: number;
 }
 
+/** A session ending: the first lane or step that fails ends all of them. */
+class Session {
+  ended = false;
+  private readonly enders = new Set<(err?: Error) => void>();
+  constructor(private readonly onEnd: (err?: Error) => void) {}
+  onEnded(fn: (err?: Error) => void): void {
+    this.enders.add(fn);
+  }
+  end(err?: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const fn of this.enders) fn(err);
+    this.onEnd(err);
+  }
+}
+
+const asEdgeError = (err: unknown): EdgeError => {
+  if (err instanceof EdgeError) return err;
+  const e = err as ServiceError;
+  if (e?.code === grpcStatus.INVALID_ARGUMENT || e?.code === grpcStatus.RESOURCE_EXHAUSTED) {
+    return new EdgeError("EDGE_ERR_HUB_REJECTED", e.details || e.message, { cause: err });
+  }
+  if (e?.code === grpcStatus.UNAUTHENTICATED || e?.code === grpcStatus.PERMISSION_DENIED) {
+    return new EdgeError("EDGE_ERR_HUB_REFUSED", e.details || e.message, { cause: err });
+  }
+  return new EdgeError("EDGE_ERR_HUB_UNAVAILABLE", e?.details || e?.message || String(err), { cause: err });
+};
+
 /**
- * Streams the buffer to the hub. Each session: Hello (learn the hub's committed seq, drop what
- * it already has), then an Upload stream with up to `window` batches in flight; a batch leaves
- * the buffer only when its ack arrives. Any failure ends the session; the next one starts after
- * a jittered exponential backoff and resumes from the hub's high-water mark, so nothing is
- * lost and duplicates on the wire are absorbed by the hub.
+ * Streams the buffer to the hub. Each session: Hello (learn every seq range the hub covers and
+ * drop those readings), report pending gap records, then two Upload streams: the *live* lane
+ * carries readings taken from now on, the *backfill* lane the older backlog (oldest first, with
+ * an adaptive batch size), so a long outage never delays fresh values by more than a batch. Each
+ * lane keeps up to `window` batches in flight; a batch leaves the buffer only when its ack
+ * arrives. Any failure ends the session; the next one starts after a jittered exponential
+ * backoff (a fleet reconnecting after a hub outage spreads out) and resumes from what the hub
+ * reports, so nothing is lost and duplicates on the wire are absorbed by the hub.
  */
 export class Forwarder {
   readonly state: SyncState;
   private stopped = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private endSession: (() => void) | undefined;
+  /** Wakes the backoff sleep and the lanes' pumps (on stop). */
+  private readonly wakers = new Set<() => void>();
+  private session: Session | undefined;
   private batchCounter = 0;
   private readonly backoff: Backoff;
-  private readonly batchSize: number;
   private readonly window: number;
   private readonly ackTimeoutMs: number;
+  private readonly batch: Required<NonNullable<ForwarderOptions["batch"]>>;
 
   constructor(private readonly options: ForwarderOptions) {
-    this.batchSize = options.batchSize ?? 1000;
     this.window = options.window ?? 4;
     this.ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
     this.backoff = new Backoff(options.backoff);
+    this.batch = { initial: 1000, min: 200, max: 20_000, targetAckMs: 500, ...options.batch };
     this.state = {
       connected: false,
       hubUrl: options.hubUrl,
@@ -78,6 +131,8 @@ export class Forwarder {
       lastError: null,
       reconnects: 0,
       inflightBatches: 0,
+      backfillBelow: null,
+      backfillBatchSize: this.batch.initial,
     };
   }
 
@@ -86,12 +141,12 @@ export class Forwarder {
     this.loop ??= this.run();
   }
 
-  /** Stops: lets in-flight batches be acknowledged for up to `graceMs`, then closes the stream. */
+  /** Stops: lets in-flight batches be acknowledged for up to `graceMs`, then ends the session. */
   async stop(graceMs = 2000): Promise<void> {
     this.stopped = true;
-    this.wake?.();
-    const end = this.endSession;
-    if (end) setTimeout(end, graceMs).unref();
+    for (const wake of this.wakers) wake();
+    const session = this.session;
+    if (session) setTimeout(() => session.end(), graceMs).unref();
     await this.loop;
   }
 
@@ -102,20 +157,20 @@ export class Forwarder {
         "grpc.keepalive_time_ms": 10_000,
         "grpc.keepalive_timeout_ms": 5_000,
         "grpc.keepalive_permit_without_calls": 1,
+        "grpc.default_compression_algorithm": this.options.compression === "none" ? 0 : 2,
       });
       try {
-        await this.session(client);
+        await this.runSession(client);
       } catch (err) {
-        const e =
-          err instanceof EdgeError
-            ? err
-            : new EdgeError("EDGE_ERR_HUB_UNAVAILABLE", (err as Error).message ?? String(err), { cause: err });
+        const e = asEdgeError(err);
+        if (e.code === "EDGE_ERR_HUB_REJECTED") this.options.metrics.syncRejected.inc();
         if (!this.stopped && this.state.lastError?.message !== e.message) {
           log.warn({ err: e, hubUrl: this.options.hubUrl }, "sync session failed; will reconnect");
         }
         this.state.lastError = { code: e.code, message: e.message };
       } finally {
         client.close();
+        this.session = undefined;
         this.state.connected = false;
         this.state.inflightBatches = 0;
       }
@@ -126,7 +181,7 @@ export class Forwarder {
     }
   }
 
-  private async session(client: EdgeSyncServiceClient): Promise<void> {
+  private async runSession(client: EdgeSyncServiceClient): Promise<void> {
     const { buffer, log } = this.options;
     const hello = await new Promise<HelloResponse>((resolve, reject) => {
       client.hello(
@@ -142,43 +197,119 @@ export class Forwarder {
         (err, response) => (err ? reject(err) : resolve(response)),
       );
     });
-    const dropped = buffer.deleteThrough(hello.committedSeq);
+    const dropped = buffer.deleteCovered(hello.covered);
     this.state.connected = true;
     this.state.hubCommittedSeq = hello.committedSeq;
     if (this.state.lastError) log.info({ hubUrl: this.options.hubUrl }, "connected to hub");
     this.state.lastError = null;
-    log.debug({ committedSeq: hello.committedSeq, dropped }, "hello");
+    log.debug({ committedSeq: hello.committedSeq, covered: hello.covered.length, dropped }, "hello");
     if (this.stopped) return;
-    await this.upload(client, hello.committedSeq);
+
+    const liveFrom = buffer.stats().nextSeq;
+    const backlog = buffer.readAfter(0, 1, liveFrom).length > 0;
+    this.state.backfillBelow = backlog ? liveFrom : null;
+    await new Promise<void>((resolve, reject) => {
+      const session = new Session((err) => (err ? reject(err) : resolve()));
+      this.session = session;
+      this.reportGaps(client, session);
+      const lanes = [this.lane(client, session, "live", liveFrom - 1, Number.POSITIVE_INFINITY)];
+      if (backlog) {
+        lanes.push(
+          this.lane(client, session, "backfill", 0, liveFrom).then(() => {
+            this.state.backfillBelow = null;
+          }),
+        );
+      }
+      Promise.all(lanes).then(
+        () => session.end(),
+        (err: Error) => session.end(err),
+      );
+    });
   }
 
-  /** Runs one Upload stream until it fails or the forwarder stops. */
-  private upload(client: EdgeSyncServiceClient, fromSeq: number): Promise<void> {
+  /** Sends pending gap records now and whenever the buffer records a new one. */
+  private reportGaps(client: EdgeSyncServiceClient, session: Session): void {
+    const { buffer, log } = this.options;
+    let sending = false;
+    let again = false;
+    const send = (): void => {
+      if (session.ended) return;
+      if (sending) {
+        again = true;
+        return;
+      }
+      const gaps = buffer.pendingGaps();
+      if (gaps.length === 0) return;
+      sending = true;
+      client.reportGaps(
+        {
+          edgeId: buffer.edgeId,
+          gaps: gaps.map((g) => ({
+            gapId: g.id,
+            firstSeq: g.firstSeq,
+            lastSeq: g.lastSeq,
+            count: g.count,
+            reason: g.reason,
+            fromTsMs: g.fromTs ?? 0,
+            toTsMs: g.toTs ?? 0,
+          })),
+        },
+        new Metadata(),
+        { deadline: Date.now() + 10_000 },
+        (err, response: ReportGapsResponse) => {
+          sending = false;
+          if (err) {
+            session.end(err);
+            return;
+          }
+          buffer.gapsReported(response.gapIds);
+          log.info({ gaps: response.gapIds.length }, "gaps reported to the hub");
+          if (again) {
+            again = false;
+            send();
+          }
+        },
+      );
+    };
+    buffer.on("gap", send);
+    session.onEnded(() => buffer.off("gap", send));
+    send();
+  }
+
+  /**
+   * One Upload stream carrying seqs in (`after`, `before`). The live lane runs until the session
+   * ends; the backfill lane resolves once everything below `before` is acknowledged.
+   */
+  private lane(client: EdgeSyncServiceClient, session: Session, lane: Lane, after: number, before: number) {
     const { buffer, metrics } = this.options;
     return new Promise<void>((resolve, reject) => {
       const metadata = new Metadata();
       metadata.set("edge-id", buffer.edgeId);
+      metadata.set("lane", lane);
       const call = client.upload(metadata);
       const inflight: InFlight[] = [];
-      let cursor = fromSeq;
+      let cursor = after;
+      let size = lane === "live" ? this.batch.max : this.state.backfillBatchSize;
       let done = false;
 
       const finish = (err?: Error) => {
         if (done) return;
         done = true;
         buffer.off("appended", pump);
+        this.wakers.delete(pump);
         clearInterval(watchdog);
-        this.endSession = undefined;
         call.removeAllListeners("data");
         call.cancel();
+        this.state.inflightBatches = 0;
         if (err) reject(err);
         else resolve();
       };
+      session.onEnded(() => finish());
 
       const pump = (): void => {
         if (done) return;
         while (!this.stopped && inflight.length < this.window) {
-          const readings = buffer.readAfter(cursor, this.batchSize);
+          const readings = buffer.readAfter(cursor, size, before);
           const first = readings[0];
           const last = readings[readings.length - 1];
           if (!first || !last) break;
@@ -191,11 +322,17 @@ export class Forwarder {
             count: readings.length,
             sentAt: Date.now(),
           });
-          metrics.syncBatches.inc();
+          metrics.syncBatches.inc({ lane });
+          metrics.syncSent.inc({ lane }, readings.length);
           cursor = last.seq;
         }
         this.state.inflightBatches = inflight.length;
-        if (this.stopped && inflight.length === 0) finish();
+        if (inflight.length > 0) return;
+        if (this.stopped) finish();
+        else if (lane === "backfill" && buffer.readAfter(cursor, 1, before).length === 0) {
+          call.end();
+          finish();
+        }
       };
 
       call.on("data", (ack: UploadResponse) => {
@@ -204,15 +341,21 @@ export class Forwarder {
           finish(new EdgeError("EDGE_ERR_HUB_PROTOCOL", `unexpected ack for batch ${ack.batchId}`));
           return;
         }
+        const latencyMs = Date.now() - head.sentAt;
         buffer.delete(head.firstSeq, head.lastSeq);
         metrics.syncAcked.inc(head.count);
-        metrics.syncAckLatency.observe((Date.now() - head.sentAt) / 1000);
+        metrics.syncAckLatency.observe({ lane }, latencyMs / 1000);
+        this.options.onAck?.(lane, latencyMs, head.count);
         this.state.lastAckAt = Date.now();
-        this.state.hubCommittedSeq = Math.max(this.state.hubCommittedSeq, head.lastSeq);
+        this.state.hubCommittedSeq = Math.max(this.state.hubCommittedSeq, ack.committedSeq);
+        if (lane === "backfill") {
+          size = this.adapt(size, head.count, latencyMs);
+          this.state.backfillBatchSize = size;
+        }
         this.backoff.succeeded();
         pump();
       });
-      call.on("error", (err) => finish(new EdgeError("EDGE_ERR_HUB_UNAVAILABLE", err.message, { cause: err })));
+      call.on("error", (err) => finish(asEdgeError(err)));
       call.on("end", () => finish(new EdgeError("EDGE_ERR_HUB_UNAVAILABLE", "hub ended the upload stream")));
       const watchdog = setInterval(() => {
         const head = inflight[0];
@@ -222,20 +365,32 @@ export class Forwarder {
           );
         }
       }, 1000);
-      this.endSession = () => finish();
-      this.wake = pump;
+      this.wakers.add(pump);
       buffer.on("appended", pump);
       pump();
     });
   }
 
+  /**
+   * Backfill batch size, additive-increase/multiplicative-decrease on ack latency: halve when
+   * acks take longer than the target, grow by half when a full batch came back well within it.
+   */
+  private adapt(size: number, sent: number, latencyMs: number): number {
+    const { min, max, targetAckMs } = this.batch;
+    if (latencyMs > targetAckMs) return Math.max(min, Math.floor(size / 2));
+    if (sent >= size && latencyMs < targetAckMs / 2) return Math.min(max, Math.ceil(size * 1.5));
+    return size;
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
+      const wake = () => {
         clearTimeout(timer);
+        this.wakers.delete(wake);
         resolve();
       };
+      const timer = setTimeout(wake, ms);
+      this.wakers.add(wake);
     });
   }
 }

@@ -23,9 +23,13 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"];
  * cluster in `<dataDir>/pg`. The first start runs initdb with a generated superuser password
  * (kept in `<dataDir>/pg-password`, mode 0600; there is no default password) and creates the
  * database; later starts reuse the cluster, also after the previous process was SIGKILLed.
- * It listens on 127.0.0.1 only, on a free port chosen at each start.
+ * It listens on 127.0.0.1 only, on `options.port` or else a free port chosen at each start.
  */
-export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  log: Logger,
+  options: { port?: number } = {},
+): Promise<EmbeddedDatabase> {
   const root = resolve(dataDir);
   const databaseDir = join(root, "pg");
   mkdirSync(root, { recursive: true });
@@ -48,7 +52,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     throw new Error(`${passwordFile} is missing: the PostgreSQL cluster in ${databaseDir} cannot be opened without it`);
   }
   const password = readFileSync(passwordFile, "utf8").trim();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const pgLog = log.child({ component: "postgres" });
   const pg = new EmbeddedPostgres({
     databaseDir,

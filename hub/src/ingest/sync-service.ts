@@ -2,7 +2,7 @@ import {
   type handleBidiStreamingCall,
   type handleUnaryCall,
   Server,
-  ServerCredentials,
+  type ServerCredentials,
   type ServerErrorResponse,
   status,
 } from "@grpc/grpc-js";
@@ -20,6 +20,7 @@ import {
 } from "@steinmetz/proto";
 import type { Logger } from "pino";
 import type { HubMetrics } from "../metrics.js";
+import { checkClaimedEdgeId, type EdgeAuthorizer, edgeAuthGrpcError } from "../pki/edge-authorizer.js";
 import { gapReasonName, type ReadingStore } from "./repository.js";
 
 const EDGE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -34,6 +35,11 @@ export interface SyncServiceDeps {
   store: ReadingStore;
   log: Logger;
   metrics: HubMetrics;
+  /**
+   * Mutual TLS: proves the edge id of a call from its client certificate. Every call must then
+   * claim exactly that id. Unset only with `--insecure-dev` (plaintext, ids taken on trust).
+   */
+  authorize?: EdgeAuthorizer;
 }
 
 /** A listening gRPC server. */
@@ -56,14 +62,36 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
   const { store, log, metrics } = deps;
   /** Edges whose clock the last hello found skewed (for the gauge and to log transitions once). */
   const skewed = new Set<string>();
-  metrics.gauge("hub_edges_clock_skewed", "Edges whose clock was skewed beyond the threshold at their last hello", (g) =>
-    g.set(skewed.size),
+  /**
+   * Checks the edge id a call claims: well-formed and, with mutual TLS, the one its certificate
+   * names. Returns the gRPC error to answer with, or null. Refusals are counted and logged.
+   */
+  const refuse = (call: Parameters<EdgeAuthorizer>[0], claimed: string): ServerErrorResponse | null => {
+    if (!EDGE_ID.test(claimed)) {
+      return grpcError(status.INVALID_ARGUMENT, "HUB_ERR_EDGE_ID_INVALID: edge id missing or malformed");
+    }
+    if (!deps.authorize) return null;
+    try {
+      checkClaimedEdgeId(deps.authorize(call), claimed);
+      return null;
+    } catch (err) {
+      const e = err as { code?: string };
+      metrics.syncRefused.inc({ code: e.code ?? "unknown" });
+      log.warn({ err, claimedEdgeId: claimed }, "edge call refused");
+      return edgeAuthGrpcError(err);
+    }
+  };
+  metrics.gauge(
+    "hub_edges_clock_skewed",
+    "Edges whose clock was skewed beyond the threshold at their last hello",
+    (g) => g.set(skewed.size),
   );
 
   const hello: handleUnaryCall<HelloRequest, HelloResponse> = (call, callback) => {
     const req = call.request;
-    if (!EDGE_ID.test(req.edgeId)) {
-      callback(grpcError(status.INVALID_ARGUMENT, "HUB_ERR_EDGE_ID_INVALID: edge id missing or malformed"));
+    const refused = refuse(call, req.edgeId);
+    if (refused) {
+      callback(refused);
       return;
     }
     const offsetMs = Date.now() - req.edgeTimeMs;
@@ -87,8 +115,9 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
 
   const upload: handleBidiStreamingCall<UploadRequest, UploadResponse> = (call) => {
     const edgeId = String(call.metadata.get("edge-id")[0] ?? "");
-    if (!EDGE_ID.test(edgeId)) {
-      call.emit("error", grpcError(status.INVALID_ARGUMENT, "HUB_ERR_EDGE_ID_INVALID: edge-id metadata missing"));
+    const refused = refuse(call, edgeId);
+    if (refused) {
+      call.emit("error", refused);
       return;
     }
     const lane = String(call.metadata.get("lane")[0] ?? "live") === "backfill" ? "backfill" : "live";
@@ -129,6 +158,7 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
         lastSeq: (readings[readings.length - 1] as Reading).seq,
         inserted: stored.inserted,
         duplicates: stored.duplicates,
+        committedSeq: stored.committedSeq,
       });
     };
     call.on("data", (request: UploadRequest) => {
@@ -160,8 +190,9 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
 
   const reportGaps: handleUnaryCall<ReportGapsRequest, ReportGapsResponse> = (call, callback) => {
     const req = call.request;
-    if (!EDGE_ID.test(req.edgeId)) {
-      callback(grpcError(status.INVALID_ARGUMENT, "HUB_ERR_EDGE_ID_INVALID: edge id missing or malformed"));
+    const refused = refuse(call, req.edgeId);
+    if (refused) {
+      callback(refused);
       return;
     }
     const bad = req.gaps.find((g) => g.firstSeq < 1 || g.lastSeq < g.firstSeq);
@@ -174,7 +205,13 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
         for (const g of req.gaps) {
           metrics.gapReadings.inc({ reason: gapReasonName(g.reason) }, g.count);
           log.warn(
-            { edgeId: req.edgeId, firstSeq: g.firstSeq, lastSeq: g.lastSeq, count: g.count, reason: gapReasonName(g.reason) },
+            {
+              edgeId: req.edgeId,
+              firstSeq: g.firstSeq,
+              lastSeq: g.lastSeq,
+              count: g.count,
+              reason: gapReasonName(g.reason),
+            },
             "edge reported a gap",
           );
         }
@@ -191,18 +228,19 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
 }
 
 /**
- * Starts the gRPC server on `host:port` (0 = any free port). Plaintext only: mutual TLS comes
- * with edge certificates; the caller must have been told `--insecure-dev`.
+ * Starts the gRPC server on `host:port` (0 = any free port) with `credentials`: mutual TLS
+ * (with `deps.authorize`), or plaintext when the caller was told `--insecure-dev`.
  */
 export async function startSyncServer(
   deps: SyncServiceDeps,
   address: { host: string; port: number },
+  credentials: ServerCredentials,
 ): Promise<SyncServer> {
   const server = new Server({ "grpc.max_receive_message_length": MAX_MESSAGE_BYTES });
   const inflight = new Set<Promise<unknown>>();
   server.addService(EdgeSyncServiceService, createSyncHandlers(deps, inflight));
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${address.host}:${address.port}`, ServerCredentials.createInsecure(), (err, bound) =>
+    server.bindAsync(`${address.host}:${address.port}`, credentials, (err, bound) =>
       err ? reject(err) : resolve(bound),
     );
   });

@@ -226,6 +226,11 @@ export interface UploadResponse {
   inserted: number;
   /** Readings the hub already had (a resend after a lost ack). */
   duplicates: number;
+  /**
+   * The edge's high-water mark after this batch: every seq 1..committed_seq
+   * is stored or reported as a gap.
+   */
+  committedSeq: number;
 }
 
 /** SeriesKey names one time series inside a batch. */
@@ -1045,7 +1050,7 @@ export const UploadRequest: MessageFns<UploadRequest> = {
 };
 
 function createBaseUploadResponse(): UploadResponse {
-  return { batchId: 0, firstSeq: 0, lastSeq: 0, inserted: 0, duplicates: 0 };
+  return { batchId: 0, firstSeq: 0, lastSeq: 0, inserted: 0, duplicates: 0, committedSeq: 0 };
 }
 
 export const UploadResponse: MessageFns<UploadResponse> = {
@@ -1064,6 +1069,9 @@ export const UploadResponse: MessageFns<UploadResponse> = {
     }
     if (message.duplicates !== 0) {
       writer.uint32(40).uint32(message.duplicates);
+    }
+    if (message.committedSeq !== 0) {
+      writer.uint32(48).uint64(message.committedSeq);
     }
     return writer;
   },
@@ -1121,6 +1129,14 @@ export const UploadResponse: MessageFns<UploadResponse> = {
             message.duplicates = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.committedSeq = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1152,6 +1168,11 @@ export const UploadResponse: MessageFns<UploadResponse> = {
         : 0,
       inserted: isSet(object.inserted) ? globalThis.Number(object.inserted) : 0,
       duplicates: isSet(object.duplicates) ? globalThis.Number(object.duplicates) : 0,
+      committedSeq: isSet(object.committedSeq)
+        ? globalThis.Number(object.committedSeq)
+        : isSet(object.committed_seq)
+        ? globalThis.Number(object.committed_seq)
+        : 0,
     };
   },
 
@@ -1172,6 +1193,9 @@ export const UploadResponse: MessageFns<UploadResponse> = {
     if (message.duplicates !== 0) {
       obj.duplicates = Math.round(message.duplicates);
     }
+    if (message.committedSeq !== 0) {
+      obj.committedSeq = Math.round(message.committedSeq);
+    }
     return obj;
   },
 
@@ -1185,6 +1209,7 @@ export const UploadResponse: MessageFns<UploadResponse> = {
     message.lastSeq = object.lastSeq ?? 0;
     message.inserted = object.inserted ?? 0;
     message.duplicates = object.duplicates ?? 0;
+    message.committedSeq = object.committedSeq ?? 0;
     return message;
   },
 };
