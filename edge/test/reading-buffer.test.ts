@@ -11,7 +11,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { GapReason, Quality } from "@steinmetz/proto";
+import { type BatchColumns, GapReason, Quality, readingsOf } from "@steinmetz/proto";
 import pino from "pino";
 import t from "tap";
 import { type NewReading, ReadingBuffer } from "../src/buffer/reading-buffer.js";
@@ -120,6 +120,18 @@ const capture = () => {
   const log = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
   return { log, lines };
 };
+
+t.test("readColumnsAfter gives the same readings as batch columns, each series once", async (t) => {
+  const buffer = ReadingBuffer.open(tempFile());
+  t.teardown(() => buffer.close());
+  buffer.append(readings(30));
+  buffer.delete(10, 12);
+  const cols = buffer.readColumnsAfter(3, 20, 28);
+  t.ok(cols);
+  t.same(readingsOf(cols as BatchColumns), buffer.readAfter(3, 20, 28));
+  t.equal(cols?.series.length, 4, "two devices x two points");
+  t.equal(buffer.readColumnsAfter(30, 10), null, "null when nothing is there");
+});
 
 t.test("readAfter with beforeSeq reads one lane's range", async (t) => {
   const buffer = ReadingBuffer.open(tempFile());

@@ -22,44 +22,94 @@ export class InvalidBatchError extends Error {
 }
 
 /**
- * Encodes readings (ascending seq) into the columnar wire form: each series string once,
- * seq and ts delta-encoded, numbers packed.
+ * A batch as columns: reading i is element i of every array. `series` names each series once;
+ * `value` is NaN where there is none. Both sides work on this form in their hot paths (no object
+ * per reading); `Reading` objects are for everything else.
  */
-export function encodeReadingBatch(batchId: number, readings: readonly Reading[]): ReadingBatch {
-  const series: SeriesKey[] = [];
-  const seriesIndex = new Map<string, number>();
-  const batch: ReadingBatch = {
-    batchId,
-    series,
-    firstSeq: readings[0]?.seq ?? 0,
-    seqDelta: new Array(readings.length),
-    seriesIndex: new Array(readings.length),
-    baseTsMs: readings[0]?.ts ?? 0,
-    tsDeltaMs: new Array(readings.length),
-    value: new Array(readings.length),
-    quality: new Array(readings.length),
-    clockSynced: new Array(readings.length),
+export interface BatchColumns {
+  series: SeriesKey[];
+  seq: number[];
+  seriesIndex: number[];
+  ts: number[];
+  value: number[];
+  quality: Quality[];
+  clockSynced: boolean[];
+}
+
+/** Readings (ascending seq) as columns. */
+export function columnsOf(readings: readonly Reading[]): BatchColumns {
+  const n = readings.length;
+  const cols: BatchColumns = {
+    series: [],
+    seq: new Array(n),
+    seriesIndex: new Array(n),
+    ts: new Array(n),
+    value: new Array(n),
+    quality: new Array(n),
+    clockSynced: new Array(n),
   };
-  let prevSeq = batch.firstSeq;
-  let prevTs = batch.baseTsMs;
+  const index = new Map<string, number>();
   readings.forEach((r, i) => {
     const key = `${r.deviceId}\u0000${r.point}`;
-    let index = seriesIndex.get(key);
-    if (index === undefined) {
-      index = series.length;
-      seriesIndex.set(key, index);
-      series.push({ deviceId: r.deviceId, point: r.point });
+    let s = index.get(key);
+    if (s === undefined) {
+      s = cols.series.length;
+      index.set(key, s);
+      cols.series.push({ deviceId: r.deviceId, point: r.point });
     }
-    batch.seqDelta[i] = r.seq - prevSeq;
-    batch.seriesIndex[i] = index;
-    batch.tsDeltaMs[i] = r.ts - prevTs;
-    batch.value[i] = r.value ?? Number.NaN;
-    batch.quality[i] = r.quality;
-    batch.clockSynced[i] = r.clockSynced;
-    prevSeq = r.seq;
-    prevTs = r.ts;
+    cols.seq[i] = r.seq;
+    cols.seriesIndex[i] = s;
+    cols.ts[i] = r.ts;
+    cols.value[i] = r.value ?? Number.NaN;
+    cols.quality[i] = r.quality;
+    cols.clockSynced[i] = r.clockSynced;
   });
-  return batch;
+  return cols;
+}
+
+/** Columns back to reading objects. */
+export function readingsOf(cols: BatchColumns): Reading[] {
+  return cols.seq.map((seq, i) => {
+    const key = cols.series[cols.seriesIndex[i] as number] as SeriesKey;
+    const value = cols.value[i] as number;
+    return {
+      seq,
+      deviceId: key.deviceId,
+      point: key.point,
+      ts: cols.ts[i] as number,
+      value: Number.isNaN(value) ? null : value,
+      quality: cols.quality[i] as Quality,
+      clockSynced: cols.clockSynced[i] as boolean,
+    };
+  });
+}
+
+/** Columns (ascending seq) into the wire form: seq and ts delta-encoded, numbers packed. */
+export function encodeBatchColumns(batchId: number, cols: BatchColumns): ReadingBatch {
+  const n = cols.seq.length;
+  const seqDelta = new Array<number>(n);
+  const tsDeltaMs = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    seqDelta[i] = i === 0 ? 0 : (cols.seq[i] as number) - (cols.seq[i - 1] as number);
+    tsDeltaMs[i] = i === 0 ? 0 : (cols.ts[i] as number) - (cols.ts[i - 1] as number);
+  }
+  return {
+    batchId,
+    series: cols.series,
+    firstSeq: cols.seq[0] ?? 0,
+    seqDelta,
+    seriesIndex: cols.seriesIndex,
+    baseTsMs: cols.ts[0] ?? 0,
+    tsDeltaMs,
+    value: cols.value,
+    quality: cols.quality,
+    clockSynced: cols.clockSynced,
+  };
+}
+
+/** Readings (ascending seq) into the wire form: each series string once, seq and ts delta-encoded. */
+export function encodeReadingBatch(batchId: number, readings: readonly Reading[]): ReadingBatch {
+  return encodeBatchColumns(batchId, columnsOf(readings));
 }
 
 /**
@@ -67,7 +117,7 @@ export function encodeReadingBatch(batchId: number, readings: readonly Reading[]
  * differ in length, a series index is out of range, seq does not strictly increase,
  * or a quality is unknown.
  */
-export function decodeReadingBatch(batch: ReadingBatch): Reading[] {
+export function decodeBatchColumns(batch: ReadingBatch): BatchColumns {
   const n = batch.seqDelta.length;
   const columns = {
     seriesIndex: batch.seriesIndex,
@@ -80,30 +130,37 @@ export function decodeReadingBatch(batch: ReadingBatch): Reading[] {
     if (column.length !== n) throw new InvalidBatchError(`column ${name} has ${column.length} entries, seq has ${n}`);
   }
   if (n > 0 && batch.firstSeq < 1) throw new InvalidBatchError("seq must be at least 1");
-  const readings: Reading[] = new Array(n);
-  let seq = batch.firstSeq;
-  let ts = batch.baseTsMs;
+  const seq = new Array<number>(n);
+  const ts = new Array<number>(n);
+  let s = batch.firstSeq;
+  let t = batch.baseTsMs;
+  const seriesCount = batch.series.length;
   for (let i = 0; i < n; i++) {
     const delta = batch.seqDelta[i] as number;
     if (i > 0 && delta < 1) throw new InvalidBatchError(`seq does not increase at reading ${i}`);
-    seq += delta;
-    ts += batch.tsDeltaMs[i] as number;
-    const key = batch.series[batch.seriesIndex[i] as number];
-    if (!key) throw new InvalidBatchError(`series index ${batch.seriesIndex[i]} out of range at reading ${i}`);
+    s += delta;
+    t += batch.tsDeltaMs[i] as number;
+    seq[i] = s;
+    ts[i] = t;
+    const index = batch.seriesIndex[i] as number;
+    if (index >= seriesCount) throw new InvalidBatchError(`series index ${index} out of range at reading ${i}`);
     const quality = batch.quality[i] as Quality;
     if (!(quality in Quality) || quality === Quality.QUALITY_UNSPECIFIED || quality === Quality.UNRECOGNIZED) {
       throw new InvalidBatchError(`unknown quality ${quality} at reading ${i}`);
     }
-    const value = batch.value[i] as number;
-    readings[i] = {
-      seq,
-      deviceId: key.deviceId,
-      point: key.point,
-      ts,
-      value: Number.isNaN(value) ? null : value,
-      quality,
-      clockSynced: batch.clockSynced[i] as boolean,
-    };
   }
-  return readings;
+  return {
+    series: batch.series,
+    seq,
+    seriesIndex: batch.seriesIndex,
+    ts,
+    value: batch.value,
+    quality: batch.quality,
+    clockSynced: batch.clockSynced,
+  };
+}
+
+/** Decodes and validates a columnar batch into reading objects (see `decodeBatchColumns`). */
+export function decodeReadingBatch(batch: ReadingBatch): Reading[] {
+  return readingsOf(decodeBatchColumns(batch));
 }

@@ -4,13 +4,17 @@
  * budget overrun. After each scenario every seq the edge committed is stored at the hub exactly
  * once, except evicted ranges, which are exactly the gaps the hub reports.
  */
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type SeqRange, subtractRanges, unionRanges } from "@steinmetz/proto";
+import { credentials } from "@grpc/grpc-js";
+import { createEdgeMetrics, Forwarder, ReadingBuffer } from "@steinmetz/edge";
+import { Quality, type SeqRange, subtractRanges, unionRanges } from "@steinmetz/proto";
 import { startSunSpecInverterSim } from "@steinmetz/sim";
 import t from "tap";
 import {
   exited,
   findFreePort,
+  log,
   spawnHub,
   startDatabase,
   startTestEdge,
@@ -155,3 +159,44 @@ for (const policy of ["drop-oldest", "reject-new"] as const) {
     t.ok(sync.gaps.reduce((n, g) => n + g.count, 0) >= lost, "the gap records count every reading given up");
   });
 }
+
+t.test("batches travel gzip-compressed unless compression is turned off", async (t) => {
+  const hub = await startTestHub(db.url);
+  t.teardown(() => hub.close());
+  const bytesFor = async (compression: "gzip" | "none") => {
+    const proxy = await TcpProxy.start({ host: "127.0.0.1", port: hub.grpcPort });
+    const buffer = ReadingBuffer.open(join(tempDir(`compression-${compression}`), "buffer.sqlite"));
+    const start = Date.now();
+    for (let i = 0; i < 20; i++) {
+      buffer.append(
+        Array.from({ length: 1000 }, (_, j) => ({
+          deviceId: `inv-${j % 10}`,
+          point: "active_power",
+          ts: start + i * 1000,
+          value: Math.round(5000 + 1000 * Math.sin((i * 1000 + j) / 500)),
+          quality: Quality.QUALITY_GOOD,
+          clockSynced: true,
+        })),
+      );
+    }
+    const forwarder = new Forwarder({
+      hubUrl: `127.0.0.1:${proxy.port}`,
+      credentials: credentials.createInsecure(),
+      buffer,
+      log,
+      metrics: createEdgeMetrics(),
+      agentVersion: "test",
+      clockSynced: () => true,
+      compression,
+    });
+    forwarder.start();
+    await waitFor(`${compression}: delivered`, () => buffer.stats().depth === 0);
+    await forwarder.stop();
+    buffer.close();
+    await proxy.close();
+    return proxy.bytesUp;
+  };
+  const gzip = await bytesFor("gzip");
+  const none = await bytesFor("none");
+  t.ok(gzip < none * 0.8, `20,000 readings: ${gzip} bytes with gzip, ${none} without`);
+});

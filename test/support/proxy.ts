@@ -12,6 +12,8 @@ export class TcpProxy {
   private budget: number | null = null;
   /** Connections accepted so far. */
   connections = 0;
+  /** Bytes forwarded from clients to the target so far. */
+  bytesUp = 0;
 
   private constructor(
     private readonly server: Server,
@@ -75,6 +77,7 @@ export class TcpProxy {
         }
         this.budget -= chunk.length;
       }
+      this.bytesUp += chunk.length;
       upstream.write(chunk);
     });
     upstream.on("data", (chunk: Buffer) => client.write(chunk));

@@ -1,7 +1,7 @@
 import { type ChannelCredentials, status as grpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
 import {
   EdgeSyncServiceClient,
-  encodeReadingBatch,
+  encodeBatchColumns,
   type HelloResponse,
   type ReportGapsResponse,
   type UploadResponse,
@@ -28,7 +28,7 @@ export interface ForwarderOptions {
   /**
    * Readings per batch: the live lane sends what is there up to `max`; the backfill lane starts
    * at `initial` and adapts between `min` and `max` to keep ack latency near `targetAckMs`
-   * (defaults 1000, 200, 20,000, 500 ms).
+   * (defaults 1000, 200, 20,000, 2 s).
    */
   batch?: { initial?: number; min?: number; max?: number; targetAckMs?: number };
   /** Batches in flight per lane before waiting for acks (default 4). */
@@ -122,7 +122,7 @@ export class Forwarder {
     this.window = options.window ?? 4;
     this.ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
     this.backoff = new Backoff(options.backoff);
-    this.batch = { initial: 1000, min: 200, max: 20_000, targetAckMs: 500, ...options.batch };
+    this.batch = { initial: 1000, min: 200, max: 20_000, targetAckMs: 2000, ...options.batch };
     this.state = {
       connected: false,
       hubUrl: options.hubUrl,
@@ -309,22 +309,17 @@ export class Forwarder {
       const pump = (): void => {
         if (done) return;
         while (!this.stopped && inflight.length < this.window) {
-          const readings = buffer.readAfter(cursor, size, before);
-          const first = readings[0];
-          const last = readings[readings.length - 1];
-          if (!first || !last) break;
+          const cols = buffer.readColumnsAfter(cursor, size, before);
+          if (!cols) break;
+          const count = cols.seq.length;
+          const firstSeq = cols.seq[0] as number;
+          const lastSeq = cols.seq[count - 1] as number;
           const batchId = ++this.batchCounter;
-          call.write({ batch: encodeReadingBatch(batchId, readings) });
-          inflight.push({
-            batchId,
-            firstSeq: first.seq,
-            lastSeq: last.seq,
-            count: readings.length,
-            sentAt: Date.now(),
-          });
+          call.write({ batch: encodeBatchColumns(batchId, cols) });
+          inflight.push({ batchId, firstSeq, lastSeq, count, sentAt: Date.now() });
           metrics.syncBatches.inc({ lane });
-          metrics.syncSent.inc({ lane }, readings.length);
-          cursor = last.seq;
+          metrics.syncSent.inc({ lane }, count);
+          cursor = lastSeq;
         }
         this.state.inflightBatches = inflight.length;
         if (inflight.length > 0) return;

@@ -63,7 +63,13 @@ export async function startEmbeddedPostgres(
     persistent: true,
     createPostgresUser: asRoot,
     initdbFlags: ["--encoding=UTF8"],
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+    // Telemetry ingest is write-heavy: more WAL between checkpoints (fewer full-page images) and
+    // compressed full-page images; durability settings stay at PostgreSQL's defaults.
+    postgresFlags: [
+      ...["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+      ...["-c", "shared_buffers=256MB", "-c", "max_wal_size=4GB", "-c", "checkpoint_timeout=15min"],
+      ...["-c", "wal_compression=on"],
+    ],
     onLog: (message) => pgLog.debug(message.trim()),
     onError: (err) => pgLog.error({ err }, "postgres reported an error"),
   });

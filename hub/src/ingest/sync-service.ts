@@ -7,12 +7,12 @@ import {
   status,
 } from "@grpc/grpc-js";
 import {
-  decodeReadingBatch,
+  type BatchColumns,
+  decodeBatchColumns,
   EdgeSyncServiceService,
   type HelloRequest,
   type HelloResponse,
   InvalidBatchError,
-  type Reading,
   type ReportGapsRequest,
   type ReportGapsResponse,
   type UploadRequest,
@@ -122,57 +122,66 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
     }
     const lane = String(call.metadata.get("lane")[0] ?? "live") === "backfill" ? "backfill" : "live";
     const streamLog = log.child({ edgeId, lane });
-    // One batch at a time: the stream is paused while a batch is stored, so a slow PostgreSQL
-    // pushes back on the edge (HTTP/2 flow control) instead of filling the hub's memory.
+    // Batches are decoded as they arrive and stored one after the other; while one is being
+    // stored the next is decoded (PostgreSQL and this process work in parallel). With two batches
+    // waiting the stream is paused, so a slow PostgreSQL pushes back on the edge (HTTP/2 flow
+    // control) instead of filling the hub's memory.
+    const MAX_QUEUED = 2;
+    let queued = 0;
     let chain: Promise<void> = Promise.resolve();
     let failed = false;
     const fail = (err: ServerErrorResponse) => {
       failed = true;
       if (!call.destroyed) call.emit("error", err);
     };
-    const storeRequest = async (request: UploadRequest) => {
+    const decode = (request: UploadRequest): { batchId: number; cols: BatchColumns } | null => {
       const batch = request.batch;
-      let readings: ReturnType<typeof decodeReadingBatch>;
       try {
         if (!batch || batch.seqDelta.length === 0) throw new InvalidBatchError("empty batch");
         if (batch.seqDelta.length > MAX_BATCH_READINGS) {
           throw new InvalidBatchError(`${batch.seqDelta.length} readings in one batch, at most ${MAX_BATCH_READINGS}`);
         }
-        readings = decodeReadingBatch(batch);
+        return { batchId: batch.batchId, cols: decodeBatchColumns(batch) };
       } catch (err) {
         metrics.ingestBatches.inc({ result: "rejected", lane });
         streamLog.warn({ err, batchId: batch?.batchId }, "rejected invalid batch");
         fail(grpcError(status.INVALID_ARGUMENT, `HUB_ERR_BATCH_INVALID: ${(err as Error).message}`));
-        return;
+        return null;
       }
+    };
+    const storeDecoded = async ({ batchId, cols }: { batchId: number; cols: BatchColumns }) => {
       const stopTimer = metrics.ingestCommitSeconds.startTimer();
-      const stored = await store.storeBatch(edgeId, readings);
+      const stored = await store.storeBatch(edgeId, cols);
       stopTimer({ lane });
       metrics.ingestBatches.inc({ result: "committed", lane });
       metrics.ingestReadings.inc({ result: "inserted" }, stored.inserted);
       if (stored.duplicates > 0) metrics.ingestReadings.inc({ result: "duplicate" }, stored.duplicates);
       if (call.cancelled || call.destroyed) return;
       call.write({
-        batchId: batch.batchId,
-        firstSeq: (readings[0] as Reading).seq,
-        lastSeq: (readings[readings.length - 1] as Reading).seq,
+        batchId,
+        firstSeq: cols.seq[0] as number,
+        lastSeq: cols.seq[cols.seq.length - 1] as number,
         inserted: stored.inserted,
         duplicates: stored.duplicates,
         committedSeq: stored.committedSeq,
       });
     };
     call.on("data", (request: UploadRequest) => {
-      call.pause();
+      if (failed) return;
+      const decoded = decode(request);
+      if (!decoded) return;
+      if (++queued >= MAX_QUEUED) call.pause();
       const step = chain.then(async () => {
         if (failed) return;
         try {
-          await storeRequest(request);
+          await storeDecoded(decoded);
         } catch (err) {
           metrics.ingestBatches.inc({ result: "failed", lane });
           if (!call.cancelled) streamLog.error({ err }, "batch not stored");
           fail(grpcError(status.UNAVAILABLE, "HUB_ERR_DB_UNAVAILABLE: batch not stored"));
+        } finally {
+          if (--queued < MAX_QUEUED && !failed) call.resume();
         }
-        if (!failed) call.resume();
       });
       chain = step;
       inflight.add(step);
