@@ -36,10 +36,9 @@ export interface BatchColumns {
   clockSynced: boolean[];
 }
 
-/** Readings (ascending seq) as columns. */
-export function columnsOf(readings: readonly Reading[]): BatchColumns {
-  const n = readings.length;
-  const cols: BatchColumns = {
+/** Columns for `n` readings, to be filled in, with no series yet. */
+export function newColumns(n: number): BatchColumns {
+  return {
     series: [],
     seq: new Array(n),
     seriesIndex: new Array(n),
@@ -48,6 +47,11 @@ export function columnsOf(readings: readonly Reading[]): BatchColumns {
     quality: new Array(n),
     clockSynced: new Array(n),
   };
+}
+
+/** Readings (ascending seq) as columns. */
+export function columnsOf(readings: readonly Reading[]): BatchColumns {
+  const cols = newColumns(readings.length);
   const index = new Map<string, number>();
   readings.forEach((r, i) => {
     const key = `${r.deviceId}\u0000${r.point}`;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { existsSync, renameSync, type StatsFs, statfsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { type BatchColumns, GapReason, type Quality, type Reading } from "@steinmetz/proto";
+import { type BatchColumns, GapReason, newColumns, type Quality, type Reading } from "@steinmetz/proto";
 import Database from "better-sqlite3";
 import type { Logger } from "pino";
 import { EdgeError } from "../errors.js";
@@ -561,15 +561,7 @@ export class ReadingBuffer extends EventEmitter<{ appended: []; gap: [GapRecord]
     const rows = this.stmt.readAfterRaw.all(afterSeq, beforeSeq, limit) as number[][];
     if (rows.length === 0) return null;
     const n = rows.length;
-    const cols: BatchColumns = {
-      series: [],
-      seq: new Array(n),
-      seriesIndex: new Array(n),
-      ts: new Array(n),
-      value: new Array(n),
-      quality: new Array(n),
-      clockSynced: new Array(n),
-    };
+    const cols = newColumns(n);
     const index = new Map<number, number>();
     for (let i = 0; i < n; i++) {
       const [seq, seriesId, ts, value, quality, synced] = rows[i] as [

@@ -130,11 +130,7 @@ export class ReadingStore {
     const client = await this.pool.connect();
     try {
       await client.query("BEGIN");
-      const locked = await client.query<{ committed: string; gaps: string }>(
-        "SELECT committed::text, gaps::text FROM raw.edges WHERE edge_id = $1 FOR UPDATE",
-        [edgeId],
-      );
-      const row = locked.rows[0] as { committed: string; gaps: string };
+      const row = await lockEdge(client, edgeId);
       const committed = parseMultirange(row.committed);
       const fresh: number[] = [];
       for (let i = 0; i < cols.seq.length; i++) if (!rangesContain(committed, cols.seq[i] as number)) fresh.push(i);
@@ -175,11 +171,7 @@ export class ReadingStore {
     const client = await this.pool.connect();
     try {
       await client.query("BEGIN");
-      const locked = await client.query<{ committed: string; gaps: string }>(
-        "SELECT committed::text, gaps::text FROM raw.edges WHERE edge_id = $1 FOR UPDATE",
-        [edgeId],
-      );
-      const row = locked.rows[0] as { committed: string; gaps: string };
+      const row = await lockEdge(client, edgeId);
       const ts = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
       await client.query(
         `INSERT INTO raw.edge_gaps (edge_id, first_seq, last_seq, count, reason, from_ts, to_ts)
@@ -298,6 +290,18 @@ export class ReadingStore {
     await this.pool.query("SELECT raw.ensure_readings_partition($1::date)", [isoDay(day)]);
     this.partitionDays.add(day);
   }
+}
+
+/**
+ * Locks the edge's row for the rest of the transaction (every writer of one edge serialises
+ * here) and returns its committed and gap multiranges as text.
+ */
+async function lockEdge(client: pg.PoolClient, edgeId: string): Promise<{ committed: string; gaps: string }> {
+  const { rows } = await client.query<{ committed: string; gaps: string }>(
+    "SELECT committed::text, gaps::text FROM raw.edges WHERE edge_id = $1 FOR UPDATE",
+    [edgeId],
+  );
+  return rows[0] as { committed: string; gaps: string };
 }
 
 /** PostgreSQL's epoch (2000-01-01) in Unix ms. */
