@@ -40,6 +40,19 @@ export const EDGE_ERRORS = {
     text: "write refused before it was sent (point not writable, value out of bounds, unsafe or not encodable)",
   },
   EDGE_ERR_WRITE_VERIFY: { retryable: true, text: "the value read back after a write differs from the value written" },
+  EDGE_ERR_CONFIG_CONFLICT: {
+    retryable: false,
+    text: "the site configuration changed since it was read (If-Match names an older version)",
+  },
+  EDGE_ERR_AUTH_REQUIRED: { retryable: false, text: "the request needs a logged-in session" },
+  EDGE_ERR_AUTH_FAILED: { retryable: false, text: "user name or password is wrong" },
+  EDGE_ERR_AUTH_RATE_LIMITED: { retryable: true, text: "too many failed logins; wait before trying again" },
+  EDGE_ERR_FORBIDDEN: { retryable: false, text: "the user's role does not allow this request" },
+  EDGE_ERR_CSRF: { retryable: false, text: "an unsafe request came without the session's CSRF token" },
+  EDGE_ERR_SETUP_DONE: { retryable: false, text: "first-run setup was already done" },
+  EDGE_ERR_REQUEST_INVALID: { retryable: false, text: "a request field is missing or invalid" },
+  EDGE_ERR_NOT_FOUND: { retryable: false, text: "no such resource" },
+  EDGE_ERR_INTERNAL: { retryable: true, text: "unexpected error inside the edge agent (logged)" },
 } as const;
 
 /** One of the codes in `EDGE_ERRORS`. */
@@ -82,6 +95,16 @@ export class ModbusExceptionError extends EdgeError {
   ) {
     const text = MODBUS_EXCEPTIONS[exceptionCode] ?? "unknown exception";
     super("EDGE_ERR_MODBUS_EXCEPTION", `Modbus exception ${exceptionCode}: ${text} at ${address}`, options);
+  }
+}
+
+/** A document that failed validation, with the path and problem of each field (`EDGE_ERR_CONFIG_INVALID`). */
+export class ConfigInvalidError extends EdgeError {
+  constructor(
+    readonly problems: readonly { path: string; message: string }[],
+    message: string,
+  ) {
+    super("EDGE_ERR_CONFIG_INVALID", message);
   }
 }
 

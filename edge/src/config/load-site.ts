@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { Value } from "@sinclair/typebox/value";
 import { parse } from "yaml";
 import type { BufferSettings } from "../buffer/reading-buffer.js";
-import { EdgeError } from "../errors.js";
+import { ConfigInvalidError, EdgeError } from "../errors.js";
 import {
   type LoadedMqttProfile,
   type LoadedProfile,
@@ -130,6 +130,6 @@ function uniqueIds(items: readonly { id: string }[], path: string, problems: Pro
   return ids;
 }
 
-function invalid(source: string, problems: readonly Problem[]): EdgeError {
-  return new EdgeError("EDGE_ERR_CONFIG_INVALID", `invalid site configuration:\n${formatProblems(source, problems)}`);
+function invalid(source: string, problems: readonly Problem[]): ConfigInvalidError {
+  return new ConfigInvalidError(problems, `invalid site configuration:\n${formatProblems(source, problems)}`);
 }
