@@ -1,5 +1,5 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync } from "node:fs";
+import { writeFileAtomic } from "../atomic-file.js";
 
 /**
  * What must outlive the buffer file: the edge's identity and its seq reservation ceiling. Every
@@ -30,36 +30,7 @@ export function readEdgeState(file: string): EdgeState | null {
   return { edgeId: data.edgeId, seqCeiling: data.seqCeiling as number };
 }
 
-/**
- * Replaces the state file atomically and durably: write a temporary file, fsync it, rename it
- * over the old one, fsync the directory (so the rename itself survives a power cut).
- * See https://lwn.net/Articles/457667/ for why each of the syncs is needed.
- */
+/** Replaces the state file atomically and durably (see `writeFileAtomic`). */
 export function writeEdgeState(file: string, state: EdgeState): void {
-  const temp = `${file}.tmp`;
-  const fd = openSync(temp, "w", 0o644);
-  try {
-    writeFileSync(fd, `${JSON.stringify(state, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, file);
-  syncDir(dirname(file));
-}
-
-function syncDir(dir: string): void {
-  let fd: number;
-  try {
-    fd = openSync(dir, "r");
-  } catch {
-    return; // platforms that cannot open a directory (Windows) do not need this either
-  }
-  try {
-    fsyncSync(fd);
-  } catch {
-    // some file systems refuse fsync on a directory; the rename is as durable as they make it
-  } finally {
-    closeSync(fd);
-  }
+  writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`);
 }
