@@ -10,13 +10,13 @@
  * HUB_HTTP_PORT (3000), HUB_GRPC_PORT (50051), EDGE_HTTP_PORT (8080), SIM_PORT (5020),
  * SIM_SPEED (60: a simulated day in 24 minutes), LOG_LEVEL (info).
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type EdgeAgent, loadEdgeTls, loadSiteFile, ReadingBuffer, startEdgeAgent } from "@steinmetz/edge";
+import { type EdgeAgent, loadEdgeTls, ReadingBuffer, startEdgeAgent } from "@steinmetz/edge";
 import { type Hub, initPki, issueEdgeCertificate, pkiDirOf, startHub } from "@steinmetz/hub";
 import { type SunSpecInverterSim, startSunSpecInverterSim } from "@steinmetz/sim";
 import pino from "pino";
-import { stringify } from "yaml";
+import { isMap, isSeq, parseDocument, stringify } from "yaml";
 
 const env = process.env;
 const log = pino({ name: "demo", level: env.LOG_LEVEL ?? "info" });
@@ -63,6 +63,22 @@ async function provisionTls(): Promise<string> {
   return tlsDir;
 }
 
+/**
+ * Points the demo's simulator link (`inverter-lan`), if the site still has it, at the simulator's
+ * address of this run (SIM_PORT=0 picks a new port each start); the rest of the file stays as the
+ * web UI left it.
+ */
+function followSimulator(siteFile: string, simulator: SunSpecInverterSim): void {
+  const doc = parseDocument(readFileSync(siteFile, "utf8"));
+  const connections = doc.get("connections");
+  if (!isSeq(connections)) return;
+  const link = connections.items.find((c) => isMap(c) && c.get("id") === "inverter-lan");
+  if (!isMap(link) || (link.get("host") === simulator.host && link.get("port") === simulator.port)) return;
+  link.set("host", simulator.host);
+  link.set("port", simulator.port);
+  writeFileSync(siteFile, doc.toString(), { mode: 0o600 });
+}
+
 try {
   const tlsDir = await provisionTls();
   hub = await startHub({
@@ -80,21 +96,31 @@ try {
     stateFile: join(simDataDir, "inverter.json"),
   });
 
-  // The edge reads its site from a file, as in the field; the demo writes one for the simulator.
+  // The edge reads its site from a file, as in the field; the demo writes one for the simulator on
+  // first start only, so changes made in the edge's web UI (which rewrites the file) survive a restart.
   mkdirSync(edgeDataDir, { recursive: true });
   const siteFile = join(edgeDataDir, "demo-site.yaml");
-  writeFileSync(
-    siteFile,
-    stringify({
-      site: { name: "Demo site" },
-      connections: [{ id: "inverter-lan", type: "tcp", host: sim.host, port: sim.port, timeoutMs: 1000 }],
-      devices: [
-        { id: "inverter-1", connection: "inverter-lan", unitId: sim.unitId, profile: "inverter/sunspec-model103-tcp" },
-      ],
-    }),
-  );
+  if (existsSync(siteFile)) followSimulator(siteFile, sim);
+  else {
+    writeFileSync(
+      siteFile,
+      stringify({
+        site: { name: "Demo site" },
+        connections: [{ id: "inverter-lan", type: "tcp", host: sim.host, port: sim.port, timeoutMs: 1000 }],
+        devices: [
+          {
+            id: "inverter-1",
+            connection: "inverter-lan",
+            unitId: sim.unitId,
+            profile: "inverter/sunspec-model103-tcp",
+          },
+        ],
+      }),
+      { mode: 0o600 },
+    );
+  }
   edge = await startEdgeAgent({
-    site: loadSiteFile(siteFile),
+    configFile: siteFile,
     dataDir: edgeDataDir,
     hubUrl: `127.0.0.1:${hub.grpcPort}`,
     tlsDir,

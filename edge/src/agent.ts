@@ -1,35 +1,48 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { credentials } from "@grpc/grpc-js";
+import { isDeepStrictEqual } from "node:util";
+import { GapReason } from "@steinmetz/proto";
 import type { Logger } from "pino";
-import { DevicePoller } from "./acquisition/device-poller.js";
-import { ModbusConnection } from "./acquisition/modbus-connection.js";
+import type { DeviceState } from "./acquisition/device-poller.js";
 import { CommitBatcher } from "./buffer/commit-batcher.js";
 import { type BufferStats, type NewReading, ReadingBuffer } from "./buffer/reading-buffer.js";
 import { systemClockSync } from "./clock.js";
+import { ConfigStore } from "./config/config-store.js";
 import type { LoadedSite } from "./config/load-site.js";
-import { EdgeError } from "./errors.js";
+import type { AppliedChange, ConfigVersionInfo, EdgeHttpDeps } from "./http/deps.js";
 import { buildEdgeHttp } from "./http/server.js";
+import { LiveValues } from "./live-values.js";
 import { createEdgeMetrics } from "./metrics.js";
-import { startMqttSite } from "./mqtt/mqtt-site.js";
-import { Forwarder, type ForwarderOptions } from "./sync/forwarder.js";
-import { loadEdgeTls } from "./sync/tls.js";
+import { emptySite, SiteRuntime } from "./site-runtime.js";
+import type { ForwarderOptions } from "./sync/forwarder.js";
+import { HubLink, type SyncStatus } from "./sync/hub-link.js";
+import { probeEdgeTls } from "./sync/tls.js";
 import { AGENT_VERSION } from "./version.js";
 
 /** How to run an edge agent. */
 export interface EdgeAgentOptions {
-  site: LoadedSite;
-  /** Holds the buffer (and with it the edge identity and seq high-water mark). */
-  dataDir: string;
-  /** host:port of the hub's gRPC endpoint. */
-  hubUrl: string;
   /**
-   * Mutual TLS: the directory with `ca.crt`, `edge.crt` and `edge.key` (`npm run hub -- pki issue`);
-   * the certificate's CN is this edge's id.
+   * The site to run (library callers and tests). Without it the agent reads `configFile`; a
+   * missing file starts an unconfigured appliance (no devices, no link, HTTP up for setup).
+   */
+  site?: LoadedSite;
+  /**
+   * The active site file, rewritten by configuration changes (default `<dataDir>/site.yaml`).
+   * When `site` is given too and the file holds another configuration, the file follows `site`.
+   */
+  configFile?: string;
+  /** Holds the buffer (and with it the edge identity and seq high-water mark) and the configuration history. */
+  dataDir: string;
+  /** host:port of the hub's gRPC endpoint; overrides the configuration's `hub.url` (HUB_URL). */
+  hubUrl?: string;
+  /**
+   * Mutual TLS: the directory with `ca.crt`, `edge.crt` and `edge.key` (`npm run hub -- pki issue`,
+   * or installed through the settings page; default `<dataDir>/tls`); the certificate's CN is this
+   * edge's id. Without valid files there the link stays off, unless `insecureDev`.
    */
   tlsDir?: string;
-  /** Plaintext link to the hub, edge id taken on trust (development only; used when no tlsDir). */
+  /** Plaintext link to the hub, edge id taken on trust (development only; used when no certificate is installed). */
   insecureDev: boolean;
   httpHost?: string;
   /** 0 picks a free port. */
@@ -42,9 +55,14 @@ export interface EdgeAgentOptions {
 
 /** A running edge agent. */
 export interface EdgeAgent {
+  /** This edge's id (it changes once: when an appliance on a generated id installs its first certificate). */
   readonly edgeId: string;
   readonly httpUrl: string;
   status(): EdgeStatus;
+  /** What the HTTP layer sees of the agent (configuration, certificate, live values). */
+  readonly deps: EdgeHttpDeps;
+  /** The running site's acquisition side (tests look at pollers and connections). */
+  readonly runtime: SiteRuntime;
   /**
    * Stops polling and keeps forwarding until the buffer is empty or `timeoutMs` passed (e.g.
    * before a planned shutdown or an update); resolves with the readings still buffered.
@@ -53,100 +71,141 @@ export interface EdgeAgent {
   close(): Promise<void>;
 }
 
+/** A gap in the readings as the status page lists it. */
+export interface GapStatus {
+  /** Acquisition time range of the readings given up (ms since epoch); null when unknown. */
+  from: number | null;
+  to: number | null;
+  /** buffer_full, ttl, disk_low, rejected or buffer_corrupt. */
+  reason: string;
+  /** True once the hub stored the gap record. */
+  reported: boolean;
+  firstSeq: number;
+  lastSeq: number;
+  /** Readings given up; 0 when unknown (a lost buffer). */
+  count: number;
+}
+
 /** The document at GET /api/v1/status. */
 export interface EdgeStatus {
   edgeId: string;
+  /** The site's name; empty before first-run setup. */
   site: string;
+  /** Version of the configuration in force; 0 before first-run setup. */
+  configVersion: number;
   version: string;
-  devices: { id: string; profile: string; state: DevicePoller["state"] }[];
+  devices: { id: string; profile: string; class: string; state: DeviceState }[];
   buffer: { depth: number; oldestAgeMs: number | null; nextSeq: number } & Pick<
     BufferStats,
     "bytes" | "limits" | "evicted" | "pendingGaps" | "recovered"
   >;
-  sync: Forwarder["state"];
+  sync: SyncStatus;
+  /** The newest 50 gap records, newest first. */
+  gaps: GapStatus[];
 }
 
+const GAP_REASONS: Partial<Record<GapReason, string>> = {
+  [GapReason.GAP_REASON_BUFFER_FULL]: "buffer_full",
+  [GapReason.GAP_REASON_TTL]: "ttl",
+  [GapReason.GAP_REASON_DISK_LOW]: "disk_low",
+  [GapReason.GAP_REASON_REJECTED]: "rejected",
+  [GapReason.GAP_REASON_BUFFER_CORRUPT]: "buffer_corrupt",
+};
+
 /**
- * Starts the edge: opens the buffer, one shared Modbus connection per configured link and one
- * poller per Modbus device, the MQTT side (embedded broker, clients, devices), the forwarder to
- * the hub and the HTTP server. Readings of all devices go through one commit batcher. `close()`
- * stops acquisition first, commits what is waiting, lets the forwarder drain what is in flight,
- * then closes the buffer.
+ * Starts the edge: reads and checks the site configuration (before anything connects), opens the
+ * buffer, starts the site (shared Modbus connections, pollers, the MQTT side), the link to the
+ * hub and the HTTP server. Readings of all devices go through one commit path (latest values,
+ * then the commit batcher). Configuration changes (`deps.config`) are applied while running
+ * without a restart. `close()` stops acquisition first, commits what is waiting, lets the
+ * forwarder drain what is in flight, then closes the buffer.
  */
 export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAgent> {
-  const { site, log } = options;
-  if (!options.tlsDir && !options.insecureDev) {
-    throw new EdgeError("EDGE_ERR_LINK_INSECURE", "no EDGE_TLS_DIR for mutual TLS and no --insecure-dev for plaintext");
-  }
-  const tls = options.tlsDir ? loadEdgeTls(options.tlsDir) : undefined;
-  if (tls) log.info({ edgeId: tls.edgeId, fingerprint: tls.fingerprint }, "hub link with mutual TLS");
-  else log.warn("hub link in plaintext (--insecure-dev)");
+  const { log } = options;
   mkdirSync(options.dataDir, { recursive: true });
+  let applySite: (site: LoadedSite, info: ConfigVersionInfo) => Promise<AppliedChange> = async () => {
+    throw new Error("the agent is not started yet");
+  };
+  const store = ConfigStore.open({
+    file: options.configFile ?? join(options.dataDir, "site.yaml"),
+    historyDir: join(options.dataDir, "config-history"),
+    site: options.site,
+    log: log.child({ component: "config" }),
+    apply: (site, info) => applySite(site, info),
+  });
+  const initial = store.site();
+  if (!initial) log.warn("no site configuration yet: the agent waits for first-run setup");
+
+  const tlsDir = options.tlsDir ?? join(options.dataDir, "tls");
+  const probed = probeEdgeTls(tlsDir);
+  if (probed.problem)
+    log.error({ code: "EDGE_ERR_TLS", problem: probed.problem }, "certificate for the hub link unusable");
   const buffer = ReadingBuffer.open(join(options.dataDir, "buffer.sqlite"), {
-    ...site.buffer,
-    edgeId: tls?.edgeId,
+    ...(initial?.buffer ?? {}),
+    edgeId: probed.tls?.edgeId,
     log: log.child({ component: "buffer" }),
   });
   const metrics = createEdgeMetrics();
   const clockSynced = options.clockSynced ?? systemClockSync();
   const batcher = new CommitBatcher(buffer, log.child({ component: "buffer" }));
+  const live = new LiveValues();
   const commit = (device: string, readings: NewReading[]) => {
+    live.record(readings);
     batcher.submit(readings);
     metrics.readingsCommitted.inc({ device }, readings.length);
   };
-
-  const connections = new Map(
-    site.config.connections
-      .filter((c) => c.type !== "mqtt")
-      .map((c) => [c.id, new ModbusConnection(c, log.child({ component: "modbus", connection: c.id }))]),
-  );
-  const pollers = site.config.devices
-    .filter((device) => connections.has(device.connection))
-    .map(
-      (device) =>
-        new DevicePoller(device, {
-          connection: connections.get(device.connection) as ModbusConnection,
-          profile: site.profiles.get(device.profile) as NonNullable<ReturnType<typeof site.profiles.get>>,
-          log: log.child({ device: device.id }),
-          clockSynced,
-          commit: (readings) => commit(device.id, readings),
-          onCycle: (ok, durationMs, overran) => {
-            metrics.pollCycles.inc({ device: device.id, result: ok ? "ok" : "failed" });
-            if (ok) metrics.pollDuration.observe({ device: device.id }, durationMs / 1000);
-            if (overran) metrics.pollOverruns.inc({ device: device.id });
-          },
-        }),
-    );
-
-  const mqttSite = await startMqttSite(site, {
+  const runtime = new SiteRuntime({
     log,
+    metrics,
     clockSynced,
     commit,
     deadLetter: (entry) => buffer.deadLetter(entry),
-    onMalformed: (device) => metrics.mqttMalformed.inc({ device }),
+    forget: (device) => live.forget(device),
   });
-
-  const forwarder = new Forwarder({
-    hubUrl: options.hubUrl,
-    credentials: tls?.credentials ?? credentials.createInsecure(),
+  const hubUrlOf = (site: LoadedSite | null) => options.hubUrl ?? site?.config.hub?.url ?? null;
+  const link = new HubLink({
     buffer,
-    log: log.child({ component: "sync" }),
+    log,
     metrics,
     agentVersion: AGENT_VERSION,
     clockSynced,
-    ...options.sync,
+    hubUrl: hubUrlOf(initial),
+    tlsDir,
+    tls: probed.tls,
+    tlsProblem: probed.problem,
+    insecureDev: options.insecureDev,
+    tuning: options.sync,
   });
 
+  let closing = false;
+  applySite = async (site, info) => {
+    if (closing) return { reopened: [], added: [], removed: [], restarted: [] };
+    const applied = await runtime.apply(site);
+    if (await link.setHubUrl(hubUrlOf(site))) applied.restarted.push("sync");
+    if (!isDeepStrictEqual(site.buffer, buffer.stats().limits) && !buffer.updateLimits(site.buffer)) {
+      applied.restarted.push("buffer-needs-restart");
+    }
+    log.info({ version: info.version, author: info.author, ...applied }, "site configuration applied");
+    return applied;
+  };
+
+  const classOf = (ref: string) =>
+    runtime.current.profiles.get(ref)?.profile.class ??
+    runtime.current.mqttProfiles.get(ref)?.profile.class ??
+    ref.split("/")[0] ??
+    "";
   let ready = false;
   const status = (): EdgeStatus => {
     const stats = buffer.stats();
     return {
       edgeId: buffer.edgeId,
-      site: site.config.site.name,
+      site: runtime.current.config.site.name,
+      configVersion: store.current().version,
       version: AGENT_VERSION,
-      devices: [...pollers, ...mqttSite.devices].map((p) => ({
+      devices: runtime.devices().map((p) => ({
         id: p.device.id,
         profile: p.device.profile,
+        class: classOf(p.device.profile),
         state: p.state,
       })),
       buffer: {
@@ -159,40 +218,81 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
         pendingGaps: stats.pendingGaps,
         recovered: stats.recovered,
       },
-      sync: forwarder.state,
+      sync: link.state(),
+      gaps: buffer.recentGaps(50).map((g) => ({
+        from: g.fromTs || null,
+        to: g.toTs || null,
+        reason: GAP_REASONS[g.reason] ?? "unknown",
+        reported: g.reported,
+        firstSeq: g.firstSeq,
+        lastSeq: g.lastSeq,
+        count: g.count,
+      })),
     };
   };
   metrics.observeBuffer(() => buffer.stats());
   metrics.gauge("edge_sync_connected", "1 while a sync session with the hub is up", (g) =>
-    g.set(forwarder.state.connected ? 1 : 0),
+    g.set(link.state().connected ? 1 : 0),
   );
   metrics.gauge(
     "edge_device_up",
     "1 when the device's last poll succeeded",
     (g) => {
-      for (const p of [...pollers, ...mqttSite.devices])
-        g.set({ device: p.device.id }, p.state.status === "ok" ? 1 : 0);
+      g.reset();
+      for (const p of runtime.devices()) g.set({ device: p.device.id }, p.state.status === "ok" ? 1 : 0);
     },
     ["device"],
   );
 
-  const http = buildEdgeHttp({ log, metrics, status, ready: () => ready });
+  const deps: EdgeHttpDeps = {
+    log,
+    metrics,
+    dataDir: options.dataDir,
+    status,
+    ready: () => ready,
+    site: () => runtime.current,
+    live,
+    rollups: (query) => buffer.rollups(query),
+    config: store,
+    tls: { state: () => link.tlsState(), install: (bundle) => link.install(bundle) },
+    modbusConnection: (id) => runtime.connection(id),
+    mqttClient: (id) => runtime.mqttClient(id),
+    clockSynced,
+  };
+  await runtime.apply(initial ?? emptySite());
+  const http = buildEdgeHttp(deps);
   const host = options.httpHost ?? "127.0.0.1";
-  await http.listen({ host, port: options.httpPort ?? 8080 });
+  try {
+    await http.listen({ host, port: options.httpPort ?? 8080 });
+  } catch (err) {
+    await runtime.close();
+    buffer.close();
+    throw err;
+  }
   const address = http.server.address();
   const port = typeof address === "object" && address ? address.port : 0;
-
-  for (const p of pollers) p.start();
-  forwarder.start();
+  link.start();
   ready = true;
-  log.info({ edgeId: buffer.edgeId, devices: pollers.length, hubUrl: options.hubUrl }, "edge agent started");
+  log.info(
+    {
+      edgeId: buffer.edgeId,
+      configVersion: store.current().version,
+      devices: runtime.devices().length,
+      hubUrl: hubUrlOf(initial),
+    },
+    "edge agent started",
+  );
 
   return {
-    edgeId: buffer.edgeId,
+    get edgeId() {
+      return buffer.edgeId;
+    },
     httpUrl: `http://${host}:${port}`,
     status,
+    deps,
+    runtime,
     async drain(timeoutMs) {
-      await Promise.all(pollers.map((p) => p.stop()));
+      await runtime.stopPolling();
       batcher.flush();
       const deadline = Date.now() + timeoutMs;
       while (buffer.stats().depth > 0 && Date.now() < deadline) await sleep(50);
@@ -200,11 +300,11 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     },
     async close() {
       ready = false;
-      await Promise.all(pollers.map((p) => p.stop()));
-      await mqttSite.close();
+      closing = true;
+      await store.settled();
+      await runtime.close();
       batcher.flush();
-      await forwarder.stop();
-      await Promise.all([...connections.values()].map((c) => c.close()));
+      await link.stop();
       await http.close();
       buffer.close();
       log.info("edge agent stopped");

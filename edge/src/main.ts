@@ -1,17 +1,19 @@
 /**
- * `npm run edge -- --config SITE.yaml [--insecure-dev]`
- * Env: EDGE_DATA_DIR (.data/edge), EDGE_TLS_DIR (ca.crt, edge.crt, edge.key for mutual TLS; without
- * it only --insecure-dev links in plaintext), HUB_URL (else the config's hub.url), EDGE_HTTP_PORT (8080),
+ * `npm run edge -- [--config SITE.yaml] [--insecure-dev]`
+ * The site file (default `$EDGE_DATA_DIR/site.yaml`) may not exist yet: the agent then starts
+ * unconfigured and waits for first-run setup in its web UI, which writes the file.
+ * Env: EDGE_DATA_DIR (.data/edge), EDGE_TLS_DIR (ca.crt, edge.crt, edge.key for mutual TLS; default
+ * `$EDGE_DATA_DIR/tls`; without valid files there the link stays off unless --insecure-dev), HUB_URL
+ * (overrides the config's hub.url; without either the link stays off), EDGE_HTTP_PORT (8080),
  * EDGE_HTTP_HOST (127.0.0.1), LOG_LEVEL (info).
  *
  * `npm run edge -- scan --host H [--port 502] [--unit-ids 1,126] [--timeout-ms 1000]` probes a bus
  * and prints JSON (see scan.ts). `npm run edge -- hash-password` hashes a broker password from stdin.
  */
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { startEdgeAgent } from "./agent.js";
-import { loadSiteFile } from "./config/load-site.js";
 import { EdgeError } from "./errors.js";
 import { hashPassword } from "./mqtt/password.js";
 import { scan } from "./scan.js";
@@ -94,19 +96,16 @@ function parse() {
 try {
   args = parse();
 } catch (err) {
-  fail(`edge: ${(err as Error).message}\nusage: npm run edge -- --config SITE.yaml [--insecure-dev]`, 2);
+  fail(`edge: ${(err as Error).message}\nusage: npm run edge -- [--config SITE.yaml] [--insecure-dev]`, 2);
 }
-if (!args.values.config) fail("edge: --config SITE.yaml is required", 2);
 
 try {
-  const site = loadSiteFile(resolve(args.values.config));
-  const hubUrl = process.env.HUB_URL ?? site.config.hub?.url;
-  if (!hubUrl) fail("edge: no hub address: set HUB_URL or hub.url in the site configuration", 2);
+  const dataDir = resolve(process.env.EDGE_DATA_DIR ?? ".data/edge");
   const agent = await startEdgeAgent({
-    site,
-    dataDir: resolve(process.env.EDGE_DATA_DIR ?? ".data/edge"),
-    hubUrl,
-    tlsDir: process.env.EDGE_TLS_DIR ? resolve(process.env.EDGE_TLS_DIR) : undefined,
+    configFile: args.values.config ? resolve(args.values.config) : undefined,
+    dataDir,
+    hubUrl: process.env.HUB_URL || undefined,
+    tlsDir: resolve(process.env.EDGE_TLS_DIR || join(dataDir, "tls")),
     insecureDev: args.values["insecure-dev"],
     httpHost: process.env.EDGE_HTTP_HOST ?? "127.0.0.1",
     httpPort: Number(process.env.EDGE_HTTP_PORT ?? 8080),

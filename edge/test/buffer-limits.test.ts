@@ -61,6 +61,47 @@ t.test("drop-oldest evicts exactly the oldest readings down to 95 % and records 
   reopened.gapsReported([1, 3]);
   reopened.append(readings(10, 5000)); // 105 again
   t.match(reopened.pendingGaps(), [{ firstSeq: 41, lastSeq: 50, count: 10 }], "a new record after the report");
+  t.match(
+    reopened.recentGaps(50),
+    [
+      { firstSeq: 41, lastSeq: 50, reported: false },
+      { id: 3, firstSeq: 16, lastSeq: 40, reported: true },
+      { id: 1, firstSeq: 1, lastSeq: 10, reported: true },
+    ],
+    "the status page lists reported gaps too, newest first",
+  );
+  t.equal(reopened.recentGaps(1).length, 1);
+});
+
+t.test("limits change while running; switching rollups on or off needs a restart", async (t) => {
+  const buffer = ReadingBuffer.open(tempFile(), { maxRows: 100, minFreeBytes: 0, now: () => 10_000 });
+  t.teardown(() => buffer.close());
+  buffer.append(readings(90, 1000));
+  const limits = buffer.stats().limits;
+  t.equal(buffer.updateLimits({ ...limits, maxRows: 50 }), true);
+  buffer.append(readings(1, 2000));
+  t.ok(buffer.stats().depth <= 50, "the new budget holds from the next commit");
+  t.equal(buffer.updateLimits({ ...limits, maxRows: 60, rollupDays: 0 }), false);
+  t.match(buffer.stats().limits, { maxRows: 60, rollupDays: limits.rollupDays }, "the rest applied");
+});
+
+t.test("a generated edge id gives way to the first certificate's, a certified one does not", async (t) => {
+  const file = tempFile();
+  const buffer = ReadingBuffer.open(file);
+  t.match(buffer.edgeId, /^edge-[0-9a-f]{12}$/);
+  t.equal(buffer.identityCertified, false);
+  buffer.append(readings(3, 1000));
+  buffer.adoptEdgeId("site-7");
+  t.equal(buffer.edgeId, "site-7");
+  t.equal(buffer.identityCertified, true);
+  t.throws(() => buffer.adoptEdgeId("site-8"), { code: "EDGE_ERR_TLS" });
+  buffer.close();
+  const reopened = ReadingBuffer.open(file);
+  t.teardown(() => reopened.close());
+  t.equal(reopened.edgeId, "site-7", "kept across a restart");
+  t.equal(reopened.identityCertified, true);
+  t.equal(reopened.stats().nextSeq, 4, "seqs continue");
+  t.throws(() => ReadingBuffer.open(file, { edgeId: "site-8" }), { code: "EDGE_ERR_TLS" });
 });
 
 t.test("drop-oldest keeps the bytes in use under maxBytes", async (t) => {

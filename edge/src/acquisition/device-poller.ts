@@ -6,7 +6,7 @@ import type { DeviceConfig } from "../config/site-schema.js";
 import { EdgeError, ModbusExceptionError } from "../errors.js";
 import type { LoadedProfile } from "../profile/load-profile.js";
 import type { ProfilePoint } from "../profile/profile-schema.js";
-import { discoverSunSpec } from "../sunspec/discovery.js";
+import { discoverSunSpec, SUNSPEC_BASES } from "../sunspec/discovery.js";
 import { classOfChain, pointsFromChain } from "../sunspec/points.js";
 import type { Decoded } from "./decode.js";
 import type { ModbusConnection } from "./modbus-connection.js";
@@ -229,7 +229,9 @@ export class DevicePoller {
     if (!found || !device) {
       throw new EdgeError(
         "EDGE_ERR_SUNSPEC_NOT_FOUND",
-        found ? `no ${profile.class} in the SunSpec chain at ${found.base}` : "no SunSpec marker at any base",
+        found
+          ? `no ${profile.class} in the SunSpec chain at ${found.base}`
+          : `no SunSpec marker at unit ${this.unitId}, bases ${(profile.sunspec?.bases ?? SUNSPEC_BASES).join(", ")}: wrong unit id, or not a SunSpec device`,
       );
     }
     const known = (id: string) => id in nature.points || id.replace(/_\d+$/, "") in nature.points;

@@ -68,10 +68,22 @@ CREATE TABLE IF NOT EXISTS gaps (
   from_ts INTEGER NOT NULL,
   to_ts INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS reported_gaps (
+  id INTEGER PRIMARY KEY,
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  reason INTEGER NOT NULL,
+  from_ts INTEGER NOT NULL,
+  to_ts INTEGER NOT NULL,
+  reported_at INTEGER NOT NULL
+) STRICT;
 `;
 
 /** Dead letters kept; older ones are dropped. */
 const DEAD_LETTERS_KEPT = 10_000;
+/** Gap records the hub acknowledged, kept for the status page; older ones are dropped. */
+const REPORTED_GAPS_KEPT = 1000;
 /** Eviction goes down to this share of the budget, so it runs once per 5 % of it, not per commit. */
 const EVICT_TO = 0.95;
 const TTL_CHECK_MS = 60_000;
@@ -130,8 +142,7 @@ interface Outcome {
  * Emits `appended` after each commit that stored readings, and `gap` for every gap record written.
  */
 export class ReadingBuffer extends EventEmitter<{ appended: []; gap: [GapRecord] }> {
-  /** Stable identity of this edge (kept in the state file and in the buffer). */
-  readonly edgeId: string;
+  private identity: string;
   private readonly db: Database.Database;
   private readonly limits: BufferSettings;
   private readonly log: Logger | undefined;
@@ -179,6 +190,9 @@ export class ReadingBuffer extends EventEmitter<{ appended: []; gap: [GapRecord]
     deleteGap: Database.Statement<[number]>;
     pendingGaps: Database.Statement<[], GapRow>;
     countGaps: Database.Statement<[], { n: number }>;
+    keepReportedGap: Database.Statement<[number, number]>;
+    trimReportedGaps: Database.Statement<[number]>;
+    recentGaps: Database.Statement<[number], GapRow & { reported: number }>;
     insertDeadLetter: Database.Statement<[number, string, string, Buffer, string]>;
     trimDeadLetters: Database.Statement<[number]>;
   };
@@ -259,6 +273,20 @@ export class ReadingBuffer extends EventEmitter<{ appended: []; gap: [GapRecord]
          FROM gaps ORDER BY id`,
       ),
       countGaps: db.prepare("SELECT count(*) AS n FROM gaps"),
+      keepReportedGap: db.prepare(
+        `INSERT OR REPLACE INTO reported_gaps (id, first_seq, last_seq, count, reason, from_ts, to_ts, reported_at)
+         SELECT id, first_seq, last_seq, count, reason, from_ts, to_ts, ? FROM gaps WHERE id = ?`,
+      ),
+      trimReportedGaps: db.prepare(
+        "DELETE FROM reported_gaps WHERE id NOT IN (SELECT id FROM reported_gaps ORDER BY id DESC LIMIT ?)",
+      ),
+      recentGaps: db.prepare(
+        `SELECT id, first_seq AS firstSeq, last_seq AS lastSeq, count, reason, from_ts AS fromTs, to_ts AS toTs, 0 AS reported
+         FROM gaps
+         UNION ALL
+         SELECT id, first_seq, last_seq, count, reason, from_ts, to_ts, 1 FROM reported_gaps
+         ORDER BY id DESC LIMIT ?`,
+      ),
       insertDeadLetter: db.prepare(
         "INSERT INTO dead_letters (ts, source, topic, payload, error) VALUES (?, ?, ?, ?, ?)",
       ),
@@ -269,7 +297,7 @@ export class ReadingBuffer extends EventEmitter<{ appended: []; gap: [GapRecord]
 
     const stored = this.meta("edge_id");
     const fresh = stored === undefined;
-    this.edgeId = this.resolveIdentity(stored, state, salvaged, options.edgeId);
+    this.identity = this.resolveIdentity(stored, state, salvaged, options.edgeId);
     this.loadState();
     this.depth = db.prepare("SELECT count(*) FROM readings").pluck().get() as number;
     for (const reason of EVICTION_REASONS) {
@@ -290,6 +318,7 @@ export class ReadingBuffer extends EventEmitter<{ appended: []; gap: [GapRecord]
     this.recovered = lost;
     db.transaction(() => {
       this.stmt.setMeta.run("edge_id", this.edgeId);
+      if (options.edgeId !== undefined) this.stmt.setMeta.run("edge_id_certified", "1");
       this.stmt.setMeta.run("next_seq", String(this.nextSeq));
       this.stmt.setMeta.run("seq_ceiling", String(this.seqCeiling));
       if (fresh) for (const r of EVICTION_REASONS) this.stmt.setMeta.run(`evicted_${r}`, String(this.evicted[r]));
@@ -336,6 +365,59 @@ export class ReadingBuffer extends EventEmitter<{ appended: []; gap: [GapRecord]
       }
       return outcome;
     });
+  }
+
+  /** Stable identity of this edge (kept in the state file and in the buffer). */
+  get edgeId(): string {
+    return this.identity;
+  }
+
+  /**
+   * Whether the edge id was ever proven by a certificate (the buffer was opened with `edgeId`, or
+   * adopted one). Until then it is a generated id that enrolling may replace.
+   */
+  get identityCertified(): boolean {
+    return this.meta("edge_id_certified") === "1";
+  }
+
+  /**
+   * Takes the id of the edge's first certificate (enrolment of an appliance that ran on a
+   * generated id). Refused (`EDGE_ERR_TLS`) once the id came from a certificate. The caller stops
+   * the forwarder first: buffered readings leave under the new id; seqs continue.
+   */
+  adoptEdgeId(edgeId: string): void {
+    if (edgeId === this.identity) {
+      this.stmt.setMeta.run("edge_id_certified", "1");
+      return;
+    }
+    if (this.identityCertified) {
+      throw new EdgeError(
+        "EDGE_ERR_TLS",
+        `this edge is ${this.identity} (from an earlier certificate); a certificate for ${edgeId} does not belong to it`,
+      );
+    }
+    writeEdgeState(this.statePath, { edgeId, seqCeiling: this.seqCeiling });
+    this.db.transaction(() => {
+      this.stmt.setMeta.run("edge_id", edgeId);
+      this.stmt.setMeta.run("edge_id_certified", "1");
+    })();
+    this.log?.info({ from: this.identity, to: edgeId }, "edge id taken from the installed certificate");
+    this.identity = edgeId;
+  }
+
+  /**
+   * Changes the budget and retention while running. Switching rollups on or off (`rollupDays`
+   * from or to 0) needs a restart: then everything else is applied, `rollupDays` kept, and the
+   * result is false.
+   */
+  updateLimits(next: BufferSettings): boolean {
+    const toggles = next.rollupDays > 0 !== (this.rollupStore !== null);
+    Object.assign(this.limits, next, toggles ? { rollupDays: this.limits.rollupDays } : {});
+    // The next append checks TTL and free disk against the new settings.
+    this.lastTtlCheck = Number.NEGATIVE_INFINITY;
+    this.lastDiskCheck = Number.NEGATIVE_INFINITY;
+    this.lastRollupPrune = Number.NEGATIVE_INFINITY;
+    return !toggles;
   }
 
   /**
@@ -533,9 +615,19 @@ export class ReadingBuffer extends EventEmitter<{ appended: []; gap: [GapRecord]
 
   /** The hub stored these gap records: forget them. Unknown ids (e.g. a record that grew since) are ignored. */
   gapsReported(ids: readonly number[]): void {
+    const now = this.now();
     this.db.transaction(() => {
-      for (const id of ids) this.stmt.deleteGap.run(id);
+      for (const id of ids) {
+        this.stmt.keepReportedGap.run(now, id);
+        this.stmt.deleteGap.run(id);
+      }
+      if (ids.length > 0) this.stmt.trimReportedGaps.run(REPORTED_GAPS_KEPT);
     })();
+  }
+
+  /** The newest gap records, pending and already reported (the newest 1000 of those are kept), newest first. */
+  recentGaps(limit = 50): (GapRecord & { reported: boolean })[] {
+    return this.stmt.recentGaps.all(limit).map(({ reported, ...row }) => ({ ...toGap(row), reported: reported === 1 }));
   }
 
   /**

@@ -121,8 +121,9 @@ export const SiteConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    connections: Type.Array(ConnectionSchema, { minItems: 1 }),
-    devices: Type.Array(DeviceSchema, { minItems: 1 }),
+    /** Empty until the installer adds the first link (a fresh appliance saves `site.name` alone). */
+    connections: Type.Array(ConnectionSchema, { minItems: 0, default: [] }),
+    devices: Type.Array(DeviceSchema, { minItems: 0, default: [] }),
     buffer: Type.Optional(BufferSchema),
   },
   { additionalProperties: false },

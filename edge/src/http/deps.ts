@@ -1,3 +1,4 @@
+import type { MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { ModbusConnection } from "../acquisition/modbus-connection.js";
 import type { EdgeStatus } from "../agent.js";
@@ -98,5 +99,7 @@ export interface EdgeHttpDeps {
   tls: TlsControl;
   /** The agent's shared connection of a configured Modbus link (test reads go through it). */
   modbusConnection: (connectionId: string) => ModbusConnection | undefined;
+  /** The agent's client of a configured MQTT connection (first-message tests go through it). */
+  mqttClient: (connectionId: string) => MqttClient | undefined;
   clockSynced: () => boolean;
 }

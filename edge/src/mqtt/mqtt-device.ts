@@ -73,11 +73,11 @@ export class MqttDevice {
     this.staleTimer.unref();
   }
 
-  /** Unsubscribes. */
-  stop(): void {
+  /** Stops handling messages and unsubscribes (not when the client's subscriptions serve other devices too). */
+  stop(options: { keepSubscriptions?: boolean } = {}): void {
     clearInterval(this.staleTimer);
     this.deps.client.off("message", this.onMessage);
-    this.deps.client.unsubscribe([...this.byTopic.keys()]);
+    if (!options.keepSubscriptions) this.deps.client.unsubscribe([...this.byTopic.keys()]);
   }
 
   /** Turns one message into readings (or a dead letter). */

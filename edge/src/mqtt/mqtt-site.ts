@@ -21,6 +21,8 @@ export interface MqttSite {
   devices: MqttDevice[];
   /** Port of the embedded broker when it runs. */
   brokerPort: number | undefined;
+  /** The agent's client of an MQTT connection. */
+  client(connectionId: string): MqttClient | undefined;
   close(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ export async function startMqttSite(site: LoadedSite, deps: MqttSiteDeps): Promi
   return {
     devices,
     brokerPort: broker?.port,
+    client: (connectionId) => clients.get(connectionId),
     async close() {
       for (const d of devices) d.stop();
       await Promise.all([...clients.values()].map((c) => c.endAsync()));

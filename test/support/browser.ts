@@ -1,0 +1,12 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { REPO } from "./harness.js";
+
+export { launchBrowser } from "../../scripts/browser.js";
+
+/** Where screenshots of browser tests go (`.artifacts/<suite>`, not committed). */
+export function artifactsDir(suite: string): string {
+  const dir = join(REPO, ".artifacts", suite);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
