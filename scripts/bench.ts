@@ -6,6 +6,7 @@ import { benchBufferIngest } from "../edge/bench/buffer-ingest.js";
 import { benchRequestPlan } from "../edge/bench/request-plan.js";
 import { benchSiteLoad } from "../edge/bench/site-load.js";
 import { benchSync } from "./bench-sync.js";
+import { benchUi } from "./bench-ui.js";
 
 interface Result {
   name: string;
@@ -27,7 +28,7 @@ const print = (r: Result, baselineName: string) => {
     `${r.name}: ${fmt(r.value)} vs ${baselineName} ${fmt(r.baseline)} -> ratio ${r.ratio.toFixed(2)}${verdict}\n`,
   );
 };
-/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site). */
+/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site, ui). */
 const only = process.argv[2];
 const selected = (name: string) => !only || name.includes(only);
 
@@ -65,5 +66,22 @@ if (selected("site")) {
     }) vs 1 device ${one.cpuPct.toFixed(1)} %; peak RSS ${fifty.peakRssMb.toFixed(0)} MB (target <= 120 MB: ${
       fifty.peakRssMb <= 120 ? "met" : "MISSED"
     }) vs 1 device ${one.peakRssMb.toFixed(0)} MB\n`,
+  );
+}
+if (selected("ui")) {
+  const r = await benchUi();
+  const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+  print(
+    {
+      name: `installer UI, page load -> first live value on the dashboard (ms, median of ${r.runs}, max ${fmt(r.firstValueMs.max)})`,
+      value: r.firstValueMs.p50,
+      baseline: r.baselineMs.p50,
+      ratio: r.firstValueMs.p50 / r.baselineMs.p50,
+    },
+    "bare page opening the same live stream",
+  );
+  const total = r.gzipBytes.js + r.gzipBytes.css;
+  process.stdout.write(
+    `  shipped (gzip): JavaScript ${kb(r.gzipBytes.js)} (budget 250 KB: ${r.gzipBytes.js <= 250 * 1024 ? "met" : "MISSED"}), CSS ${kb(r.gzipBytes.css)}, together ${kb(total)}\n`,
   );
 }

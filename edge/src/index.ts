@@ -3,6 +3,7 @@ export { type EdgeAgent, type EdgeAgentOptions, type EdgeStatus, startEdgeAgent 
 export { ReadingBuffer } from "./buffer/reading-buffer.js";
 export { checkSite, type LoadedSite, loadSiteFile } from "./config/load-site.js";
 export { EDGE_ERRORS, EdgeError } from "./errors.js";
+export { loadUiAssets } from "./http/ui-assets.js";
 export { createEdgeMetrics } from "./metrics.js";
 export { Forwarder } from "./sync/forwarder.js";
 export { loadEdgeTls } from "./sync/tls.js";

@@ -6,6 +6,7 @@
 import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
+import { buildUiTo } from "../src/http/ui-assets.js";
 
 const root = join(import.meta.dirname, "../..");
 const dependencies = (dir: string): string[] =>
@@ -19,7 +20,11 @@ const dependencies = (dir: string): string[] =>
  */
 export const APPLIANCE_NODE_FLAGS = ["--max-semi-space-size=2", "--max-old-space-size=128"];
 
-/** Builds the bundle (runnable as `edge/dist/edge.mjs`, with the appliance's flags) and returns its path. */
+/**
+ * Builds the bundle (runnable as `edge/dist/edge.mjs`, with the appliance's flags) and the
+ * installer UI next to it (`edge/dist/ui`, which the bundle serves instead of building it) and
+ * returns the bundle's path.
+ */
 export async function buildEdge(): Promise<string> {
   const outfile = join(root, "edge/dist/edge.mjs");
   await build({
@@ -31,6 +36,8 @@ export async function buildEdge(): Promise<string> {
     target: "node20",
     external: [
       ...new Set([...dependencies("edge"), ...dependencies("proto"), ...dependencies("firmware-config")]),
+      // Only loaded to build the UI when `edge/dist/ui` is missing; never part of the bundle.
+      "esbuild",
     ].filter((d) => !d.startsWith("@steinmetz/")),
     // Bundled CommonJS helpers need `require`; give the ESM bundle one.
     banner: {
@@ -39,6 +46,7 @@ export async function buildEdge(): Promise<string> {
     logLevel: "warning",
   });
   chmodSync(outfile, 0o755);
+  await buildUiTo(join(root, "edge/dist/ui"));
   return outfile;
 }
 

@@ -12,7 +12,10 @@ import { deviceRoutes } from "./device-routes.js";
 import { liveRoutes } from "./live-routes.js";
 import { installProblemHandler } from "./problem.js";
 import { tlsRoutes } from "./tls-routes.js";
+import { loadUiAssets, type UiAsset, uiAssetsPlugin } from "./ui-assets.js";
 import { UserStore } from "./users.js";
+
+let uiAssets: Promise<Map<string, UiAsset>> | undefined;
 
 /**
  * The edge's HTTP server: liveness, readiness and Prometheus metrics (public, for probes and
@@ -53,5 +56,8 @@ export function buildEdgeHttp(deps: EdgeHttpDeps): FastifyInstance {
   app.register(deviceRoutes, { deps });
   app.register(configRoutes, { config: deps.config });
   app.register(tlsRoutes, { tls: deps.tls });
+  // Built (or read) once per process, however many agents it runs.
+  uiAssets ??= loadUiAssets();
+  app.register(async (ui) => ui.register(uiAssetsPlugin(await (uiAssets as Promise<Map<string, UiAsset>>))));
   return app;
 }
