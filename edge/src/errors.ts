@@ -29,6 +29,10 @@ export const EDGE_ERRORS = {
     retryable: false,
     text: "the edge's TLS files (EDGE_TLS_DIR) are missing, unreadable or do not belong together",
   },
+  EDGE_ERR_ENROLL: {
+    retryable: false,
+    text: "the hub refused the enrollment code (unknown, used, expired or for another edge) or answered out of protocol",
+  },
   EDGE_ERR_HUB_PROTOCOL: { retryable: true, text: "hub answered out of protocol (unexpected acknowledgement)" },
   EDGE_ERR_HUB_REJECTED: { retryable: true, text: "hub refused a batch or gap report as invalid or too large" },
   EDGE_ERR_HUB_REFUSED: {

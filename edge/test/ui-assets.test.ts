@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import Fastify from "fastify";
 import t from "tap";
+import { EDGE_ERRORS } from "../src/errors.js";
 import { loadUiAssets, UI_CONTENT_SECURITY_POLICY, uiAssetsPlugin } from "../src/http/ui-assets.js";
 
 /** The installer UI's budget for all JavaScript, gzipped. */
@@ -77,4 +80,12 @@ t.test("the installer UI builds, stays within budget and is served with strict h
   const missing = await app.inject({ url: "/assets/nope.js" });
   t.equal(missing.statusCode, 404);
   t.equal(missing.json().code, "EDGE_ERR_NOT_FOUND");
+});
+
+t.test("the UI has a German and an English message for every error code the edge has", async (t) => {
+  const source = readFileSync(join(import.meta.dirname, "../ui/src/i18n.ts"), "utf8");
+  const table = source.slice(source.indexOf("const ERRORS"));
+  for (const code of Object.keys(EDGE_ERRORS)) {
+    t.match(table, new RegExp(`${code}: \\{\\s*de: "[^"]+",\\s*en: "[^"]+"`), code);
+  }
 });

@@ -32,6 +32,16 @@ export const HUB_ERRORS = {
   },
   HUB_ERR_PKI_EXISTS: { status: 409, retryable: false, text: "a hub CA exists already (pki init --force replaces it)" },
   HUB_ERR_PKI_MISSING: { status: 503, retryable: false, text: "the hub CA files are missing or unreadable" },
+  HUB_ERR_ENROLL_CODE: {
+    status: 403,
+    retryable: false,
+    text: "the enrollment code is unknown, used, expired or made for another edge",
+  },
+  HUB_ERR_RATE_LIMITED: {
+    status: 429,
+    retryable: true,
+    text: "too many failed attempts from this address; wait before trying again",
+  },
 } as const;
 
 /** One of the codes in `HUB_ERRORS`. */

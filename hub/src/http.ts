@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type pg from "pg";
 import type { Logger } from "pino";
 import type { HubMetrics } from "./metrics.js";
+import { enrollRoutes } from "./pki/enroll-routes.js";
 import { healthPlugin } from "./platform/health.js";
 import { registerProblemHandler } from "./platform/problem.js";
 import { telemetryRoutes } from "./telemetry/index.js";
@@ -15,6 +16,8 @@ export interface HubHttpDeps {
   log: Logger;
   metrics: HubMetrics;
   version: string;
+  /** The hub CA's directory: edges redeem enrollment codes against it. */
+  pkiDir: string;
 }
 
 /**
@@ -34,5 +37,6 @@ export async function buildHubHttp(deps: HubHttpDeps) {
   app.get("/api/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   await app.register(healthPlugin, { pool: deps.pool, metrics: deps.metrics, version: deps.version });
   await app.register(telemetryRoutes, { prefix: "/api/v1", pool: deps.pool });
+  await app.register(enrollRoutes, { prefix: "/api/v1", pkiDir: deps.pkiDir });
   return app;
 }

@@ -96,7 +96,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       { host: options.grpcHost ?? "127.0.0.1", port: options.grpcPort ?? 50051 },
       link.credentials,
     );
-    const http = await buildHubHttp({ pool, log, metrics, version: HUB_VERSION });
+    const http = await buildHubHttp({ pool, log, metrics, version: HUB_VERSION, pkiDir: pkiDirOf(options.dataDir) });
     const host = options.httpHost ?? "127.0.0.1";
     await http.listen({ host, port: options.httpPort ?? 3000 });
     const address = http.server.address();

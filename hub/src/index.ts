@@ -4,5 +4,6 @@ export { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-post
 export { HUB_ERRORS } from "./errors.js";
 export { type Hub, type HubOptions, startHub } from "./hub.js";
 export { copyBinary, ReadingStore, type ReadingStoreOptions } from "./ingest/repository.js";
-export { initPki, issueEdgeCertificate, revokeEdge } from "./pki/ca.js";
+export { initPki, issueEdgeCertificate, issueEdgeCertificateForKey, revokeEdge } from "./pki/ca.js";
+export { caPinOf, createEnrollmentCode, formatEnrollmentCode, redeemEnrollmentCode } from "./pki/enrollment.js";
 export { pkiDirOf } from "./pki/files.js";

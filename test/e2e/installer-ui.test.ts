@@ -54,6 +54,11 @@ function consoleErrors(page: Page): string[] {
   page.on("pageerror", (err) => errors.push(err.message));
   return errors;
 }
+/** Form controls on the page that no label names (for screen readers). */
+const unlabelled = (page: Page): Promise<string[]> =>
+  page.evaluate(`[...document.querySelectorAll("input, select, textarea")]
+    .filter((el) => el.type !== "hidden" && el.labels.length === 0 && !el.getAttribute("aria-label"))
+    .map((el) => el.outerHTML.slice(0, 80))`);
 const installerApi = new EdgeClient(edge.httpUrl);
 const configVersion = async () =>
   ((await installerApi.call("GET", "/api/v1/config")).body as { version: number }).version;
@@ -69,6 +74,7 @@ t.test("first-run setup, then logout and a refused wrong password", async (t) =>
   await page.goto(edge.httpUrl);
   await byId(page, "setup-site-name").waitFor();
   t.equal(await page.locator("html").getAttribute("lang"), "de", "German by default");
+  t.same(await unlabelled(page), [], "every setup field has a label");
   await shot(page, "setup");
   await byId(page, "setup-site-name").fill("Hof Berger");
   await byId(page, "setup-username").fill("anna");
@@ -114,6 +120,7 @@ t.test("the wizard scans the simulator, test-reads with the suggested profile an
   const power = byId(page, "test-value-active_power");
   await power.waitFor();
   t.match(await power.textContent(), /^-?\d+(\.\d+)?$/, "the test read shows the simulator's power");
+  t.same(await unlabelled(page), [], "every wizard field has a label");
   await shot(page, "test-read");
   await byId(page, "wizard-device-id").fill("wechselrichter");
   await byId(page, "wizard-save").click();
@@ -122,6 +129,33 @@ t.test("the wizard scans the simulator, test-reads with the suggested profile an
   await until(page, "state-wechselrichter", "data-status", (v) => v === "ok");
   t.equal(await state.getAttribute("data-status"), "ok", "the saved device polls ok");
   await shot(page, "devices");
+});
+
+t.test("a failing device shows its state and last error in words, and can be removed", async (t) => {
+  const { body } = await installerApi.call<{ version: number; config: { devices: Record<string, unknown>[] } }>(
+    "GET",
+    "/api/v1/config",
+  );
+  const [inverter] = body.config.devices;
+  const config = {
+    ...body.config,
+    devices: [...body.config.devices, { ...inverter, id: "falsche-adresse", unitId: 9 }],
+  };
+  const saved = await installerApi.call("PUT", "/api/v1/config", { config }, { "if-match": `"${body.version}"` });
+  t.equal(saved.status, 200);
+  await until(page, "state-falsche-adresse", "data-status", (v) => v === "fault");
+  const error = byId(page, "last-error-falsche-adresse");
+  t.equal(await error.getAttribute("data-code"), "EDGE_ERR_SUNSPEC_NOT_FOUND");
+  t.match(await error.textContent(), /no SunSpec marker at unit 9/);
+  await shot(page, "device-fault");
+  await byId(page, "remove-falsche-adresse").click();
+  await byId(page, "confirm-ok").click();
+  await waitFor("removed", async () => (await byId(page, "state-falsche-adresse").count()) === 0);
+  t.same(
+    edge.status().devices.map((d) => d.id),
+    ["wechselrichter"],
+    "the agent polls only the remaining device",
+  );
 });
 
 t.test("live values arrive and change without a reload", async (t) => {
@@ -136,11 +170,26 @@ t.test("live values arrive and change without a reload", async (t) => {
   await shot(page, "dashboard-live");
 });
 
+t.test("charts draw from the edge's local rollups", async (t) => {
+  await byId(page, "menu-button").click();
+  await byId(page, "nav-charts").click();
+  await byId(page, "chart-device").selectOption("wechselrichter");
+  await byId(page, "chart-point").selectOption("active_power");
+  await page.locator('[data-testid="chart"] canvas').waitFor();
+  const rollups = await installerApi.call<{ rows: { count: number }[] }>(
+    "GET",
+    "/api/v1/rollups?device=wechselrichter&point=active_power&period=1m",
+  );
+  t.ok(rollups.body.rows.length > 0, "the chart has 1-minute rollups to draw");
+  await shot(page, "charts");
+});
+
 t.test("an invalid hub address shows the field's error and changes nothing; a valid one connects", async (t) => {
   await byId(page, "menu-button").click();
   await byId(page, "nav-settings").click();
   const before = await configVersion();
   await waitFor("settings loaded", async () => (await byId(page, "settings-site-name").inputValue()) === "Hof Berger");
+  t.same(await unlabelled(page), [], "every settings field has a label");
   await byId(page, "settings-hub-url").fill("kein hub");
   await byId(page, "settings-save").click();
   await byId(page, "error-/hub/url").waitFor();
@@ -150,6 +199,13 @@ t.test("an invalid hub address shows the field's error and changes nothing; a va
   await byId(page, "settings-save").click();
   await waitFor("saved", async () => (await configVersion()) === before + 1);
   await shot(page, "settings-saved");
+
+  await byId(page, "settings-enroll-code").fill("stz1.kein-code");
+  await byId(page, "settings-enroll").click();
+  const refused = page.locator('[data-testid="error"][data-code="EDGE_ERR_TLS"]');
+  await refused.waitFor();
+  t.match(await refused.textContent(), /Zertifikat/, "a malformed enrollment code is refused in words");
+  await shot(page, "settings-enroll-refused");
 });
 
 t.test("the buffer and sync page shows readings acknowledged by the hub", async (t) => {

@@ -2,6 +2,7 @@ import { X509Certificate } from "node:crypto";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { EdgeError } from "../errors.js";
+import { enrollWithCode } from "../sync/enroll.js";
 import type { TlsControl } from "./deps.js";
 
 const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g;
@@ -32,7 +33,10 @@ export function splitBundle(text: string): { ca: string; cert: string; key: stri
   return { ca: ca.pem, cert: cert.pem, key: (keys[0] as { pem: string }).pem };
 }
 
-/** The hub link's certificate: its state (viewers) and installing a new bundle (installers). */
+/**
+ * The hub link's certificate: its state (viewers), installing a bundle and enrolling with a
+ * one-time code from the hub (installers).
+ */
 export const tlsRoutes: FastifyPluginAsyncTypebox<{ tls: TlsControl }> = async (app, { tls }) => {
   app.get("/api/v1/tls", { config: { access: "viewer" }, schema: { tags: ["settings"] } }, async () => tls.state());
 
@@ -54,6 +58,29 @@ export const tlsRoutes: FastifyPluginAsyncTypebox<{ tls: TlsControl }> = async (
       req.log.info(
         { edgeId: state.edgeId, fingerprint: state.fingerprint, by: req.session?.user.username },
         "certificate installed",
+      );
+      return state;
+    },
+  );
+
+  app.post(
+    "/api/v1/tls/enroll",
+    {
+      bodyLimit: 8 * 1024,
+      schema: {
+        tags: ["settings"],
+        summary: "Enroll with a one-time code from the hub: this edge makes its key pair, the hub signs it",
+        body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 2048 }) }),
+      },
+    },
+    async (req) => {
+      const current = tls.state();
+      // Once enrolled the id is the certificate's: ask the hub to refuse, unused, a code for another edge.
+      const bundle = await enrollWithCode(req.body.code, current.enrolled ? { edgeId: current.edgeId } : {});
+      const state = await tls.install(bundle);
+      req.log.info(
+        { edgeId: state.edgeId, fingerprint: state.fingerprint, by: req.session?.user.username },
+        "certificate installed by enrollment with a one-time code",
       );
       return state;
     },

@@ -59,6 +59,21 @@ export interface SyncState {
   backfillBatchSize: number;
 }
 
+/** The link's state before its first session. */
+export function initialSyncState(hubUrl: string, backfillBatchSize: number): SyncState {
+  return {
+    connected: false,
+    hubUrl,
+    hubCommittedSeq: 0,
+    lastAckAt: null,
+    lastError: null,
+    reconnects: 0,
+    inflightBatches: 0,
+    backfillBelow: null,
+    backfillBatchSize,
+  };
+}
+
 interface InFlight {
   batchId: number;
   firstSeq: number;
@@ -123,17 +138,7 @@ export class Forwarder {
     this.ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
     this.backoff = new Backoff(options.backoff);
     this.batch = { initial: 1000, min: 200, max: 20_000, targetAckMs: 2000, ...options.batch };
-    this.state = {
-      connected: false,
-      hubUrl: options.hubUrl,
-      hubCommittedSeq: 0,
-      lastAckAt: null,
-      lastError: null,
-      reconnects: 0,
-      inflightBatches: 0,
-      backfillBelow: null,
-      backfillBatchSize: this.batch.initial,
-    };
+    this.state = initialSyncState(options.hubUrl, this.batch.initial);
   }
 
   /** Starts forwarding in the background. */

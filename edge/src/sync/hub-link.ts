@@ -4,7 +4,7 @@ import type { ReadingBuffer } from "../buffer/reading-buffer.js";
 import { EdgeError } from "../errors.js";
 import type { TlsState } from "../http/deps.js";
 import type { EdgeMetrics } from "../metrics.js";
-import { Forwarder, type ForwarderOptions, type SyncState } from "./forwarder.js";
+import { Forwarder, type ForwarderOptions, initialSyncState, type SyncState } from "./forwarder.js";
 import { checkEdgeTlsBundle, type EdgeTls, type EdgeTlsBundle, installEdgeTls } from "./tls.js";
 
 /** The link to the hub as the status document shows it. */
@@ -143,17 +143,7 @@ export class HubLink {
   /** The link's status (a placeholder state while the forwarder is not running). */
   state(): SyncStatus {
     const reason = this.disabledReason();
-    const base: SyncState = this.forwarder?.state ?? {
-      connected: false,
-      hubUrl: this.hubUrl ?? "",
-      hubCommittedSeq: 0,
-      lastAckAt: null,
-      lastError: null,
-      reconnects: 0,
-      inflightBatches: 0,
-      backfillBelow: null,
-      backfillBatchSize: 0,
-    };
+    const base: SyncState = this.forwarder?.state ?? initialSyncState(this.hubUrl ?? "", 0);
     return {
       ...base,
       enabled: reason === null,

@@ -51,7 +51,8 @@ export function formatDuration(ms: number): string {
 /** A time relative to now ("vor 3 Minuten" / "3 minutes ago"). */
 export function formatRelative(ts: number, now = Date.now()): string {
   const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: "auto" });
-  const s = Math.round((ts - now) / 1000);
+  // A time a little ahead of this browser's clock (the edge's clock differs) reads as "now".
+  const s = Math.min(0, Math.round((ts - now) / 1000));
   const a = Math.abs(s);
   if (a < 60) return rtf.format(s, "second");
   if (a < 3600) return rtf.format(Math.round(s / 60), "minute");

@@ -1,3 +1,4 @@
+import type { webcrypto } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { hubError } from "../errors.js";
@@ -6,8 +7,12 @@ import {
   createEdgeCertificate,
   createHubCertificate,
   DEFAULT_HUB_HOSTS,
+  importEdgePublicKey,
   isValidHost,
   loadSigningCa,
+  type SignedCertificate,
+  type SigningCa,
+  signEdgeCertificate,
 } from "./certificates.js";
 import { CERT_MODE, DIR_MODE, EDGE_BUNDLE_FILES, KEY_MODE, PKI_FILES, readPkiFile, writeFileAtomic } from "./files.js";
 import { certificatesOf, emptyRegistry, type IssuedCertificate, readRegistry, writeRegistry } from "./registry.js";
@@ -43,7 +48,8 @@ export interface EdgeListing {
   certificates: IssuedCertificate[];
 }
 
-function checkEdgeId(edgeId: string): void {
+/** Throws `HUB_ERR_EDGE_ID_INVALID` unless `edgeId` matches `EDGE_ID_PATTERN`. */
+export function checkEdgeId(edgeId: string): void {
   if (!EDGE_ID_PATTERN.test(edgeId)) {
     throw hubError(
       "HUB_ERR_EDGE_ID_INVALID",
@@ -95,6 +101,57 @@ export async function initPki(
   };
 }
 
+/** What `issueEdgeCertificateForKey` signed: the certificate and the CA, as PEM (no key material). */
+export interface EdgeSignResult extends Omit<EdgeIssueResult, "outDir"> {
+  certPem: string;
+  caPem: string;
+}
+
+/**
+ * Reads an edge's public key (SPKI PEM); anything but an EC P-256 key, the kind this CA issues
+ * for, is `HUB_ERR_VALIDATION`.
+ */
+export async function parseEdgePublicKey(publicKeyPem: string): Promise<webcrypto.CryptoKey> {
+  try {
+    return await importEdgePublicKey(publicKeyPem);
+  } catch (err) {
+    const reason = err instanceof TypeError ? err.message : "it is not a PEM public key";
+    throw hubError("HUB_ERR_VALIDATION", `publicKey: ${reason}; send an EC P-256 key as SPKI PEM`, err);
+  }
+}
+
+/** The CA certificate (PEM) and the CA ready to sign, from `pkiDir`. */
+async function loadCa(pkiDir: string): Promise<{ caPem: string; ca: SigningCa }> {
+  const caPem = readPkiFile(pkiDir, PKI_FILES.caCert).toString("utf8");
+  return { caPem, ca: await loadSigningCa(caPem, readPkiFile(pkiDir, PKI_FILES.caKey).toString("utf8")) };
+}
+
+/**
+ * Records a certificate issued to `edgeId` in `edges.json` (read again here, so it is current)
+ * and supersedes the edge's earlier ones; returns their serials.
+ */
+function registerEdgeCertificate(pkiDir: string, edgeId: string, cert: SignedCertificate, now: Date): string[] {
+  const registry = readRegistry(pkiDir);
+  const certificates = certificatesOf(registry, edgeId) ?? [];
+  const superseded: string[] = [];
+  for (const earlier of certificates) {
+    if (earlier.revokedAt !== null) continue;
+    earlier.revokedAt = now.toISOString();
+    earlier.revokeReason = "superseded";
+    superseded.push(earlier.serial);
+  }
+  certificates.push({
+    serial: cert.serial,
+    fingerprint: cert.fingerprint,
+    issuedAt: now.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    revokedAt: null,
+  });
+  registry.edges[edgeId] = { certificates };
+  writeRegistry(pkiDir, registry);
+  return superseded;
+}
+
 /**
  * `pki issue`: signs a client certificate for `edgeId` and writes `ca.crt`, `edge.crt` and
  * `edge.key` (mode 0600) into `outDir`, then records it in `edges.json`. The edge's earlier
@@ -107,9 +164,8 @@ export async function issueEdgeCertificate(
   now = new Date(),
 ): Promise<EdgeIssueResult> {
   checkEdgeId(edgeId);
-  const caPem = readPkiFile(pkiDir, PKI_FILES.caCert).toString("utf8");
-  const ca = await loadSigningCa(caPem, readPkiFile(pkiDir, PKI_FILES.caKey).toString("utf8"));
-  const registry = readRegistry(pkiDir);
+  const { caPem, ca } = await loadCa(pkiDir);
+  readRegistry(pkiDir); // a missing or malformed registry fails before anything is written
   const edge = await createEdgeCertificate(ca, edgeId, now);
 
   // The bundle first: if writing it fails, the edge's current certificate stays the accepted one.
@@ -119,23 +175,7 @@ export async function issueEdgeCertificate(
   writeFileAtomic(join(out, EDGE_BUNDLE_FILES.cert), edge.certPem, CERT_MODE);
   writeFileAtomic(join(out, EDGE_BUNDLE_FILES.caCert), caPem, CERT_MODE);
 
-  const certificates = certificatesOf(registry, edgeId) ?? [];
-  const superseded: string[] = [];
-  for (const cert of certificates) {
-    if (cert.revokedAt !== null) continue;
-    cert.revokedAt = now.toISOString();
-    cert.revokeReason = "superseded";
-    superseded.push(cert.serial);
-  }
-  certificates.push({
-    serial: edge.serial,
-    fingerprint: edge.fingerprint,
-    issuedAt: now.toISOString(),
-    notAfter: edge.notAfter.toISOString(),
-    revokedAt: null,
-  });
-  registry.edges[edgeId] = { certificates };
-  writeRegistry(pkiDir, registry);
+  const superseded = registerEdgeCertificate(pkiDir, edgeId, edge, now);
   return {
     edgeId,
     serial: edge.serial,
@@ -143,6 +183,35 @@ export async function issueEdgeCertificate(
     notAfter: edge.notAfter.toISOString(),
     outDir: out,
     superseded,
+  };
+}
+
+/**
+ * `pki issue` for a key pair the edge made itself: signs a client certificate for `edgeId` and
+ * `publicKeyPem` (SPKI PEM of an EC P-256 key, else `HUB_ERR_VALIDATION`) and records it in
+ * `edges.json` like `issueEdgeCertificate`, superseding the edge's earlier certificates. Nothing
+ * is written but the registry; the hub never sees the edge's private key.
+ */
+export async function issueEdgeCertificateForKey(
+  pkiDir: string,
+  edgeId: string,
+  publicKeyPem: string,
+  now = new Date(),
+): Promise<EdgeSignResult> {
+  checkEdgeId(edgeId);
+  const publicKey = await parseEdgePublicKey(publicKeyPem);
+  const { caPem, ca } = await loadCa(pkiDir);
+  readRegistry(pkiDir);
+  const edge = await signEdgeCertificate(ca, edgeId, publicKey, now);
+  const superseded = registerEdgeCertificate(pkiDir, edgeId, edge, now);
+  return {
+    edgeId,
+    serial: edge.serial,
+    fingerprint: edge.fingerprint,
+    notAfter: edge.notAfter.toISOString(),
+    superseded,
+    certPem: edge.certPem,
+    caPem,
   };
 }
 

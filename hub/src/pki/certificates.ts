@@ -1,7 +1,7 @@
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API;
 // this import must stay before the library's.
 import "reflect-metadata";
-import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from "node:crypto";
+import { createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import * as x509 from "@peculiar/x509";
 
@@ -24,15 +24,19 @@ export const DEFAULT_HUB_HOSTS = ["localhost", "127.0.0.1", "::1"] as const;
 const DNS_NAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
-/** A certificate with its private key, as PEM. */
-export interface KeyedCertificate {
+/** A signed certificate, as PEM, with what the registry records of it. */
+export interface SignedCertificate {
   certPem: string;
-  keyPem: string;
   /** Hex serial as Node prints it (`X509Certificate.serialNumber`). */
   serial: string;
   /** SHA-256 fingerprint, colon-separated hex (`X509Certificate.fingerprint256`). */
   fingerprint: string;
   notAfter: Date;
+}
+
+/** A certificate with the private key made for it, as PEM. */
+export interface KeyedCertificate extends SignedCertificate {
+  keyPem: string;
 }
 
 /** The CA ready to sign: its certificate and its private signing key. */
@@ -68,16 +72,40 @@ async function privateKeyPem(key: webcrypto.CryptoKey): Promise<string> {
   }) as string;
 }
 
-async function keyed(cert: x509.X509Certificate, key: webcrypto.CryptoKey): Promise<KeyedCertificate> {
+function signed(cert: x509.X509Certificate): SignedCertificate {
   const certPem = cert.toString("pem");
   const parsed = new X509Certificate(certPem);
   return {
     certPem: `${certPem}\n`,
-    keyPem: await privateKeyPem(key),
     serial: parsed.serialNumber,
     fingerprint: parsed.fingerprint256,
     notAfter: cert.notAfter,
   };
+}
+
+async function keyed(cert: x509.X509Certificate, key: webcrypto.CryptoKey): Promise<KeyedCertificate> {
+  return { ...signed(cert), keyPem: await privateKeyPem(key) };
+}
+
+/**
+ * Imports a public key for signing into a certificate: SPKI (PEM or DER) of an ECDSA P-256 key,
+ * the kind this CA issues. Another kind of key throws a `TypeError` saying what it is; a document
+ * that is no key at all throws Node's decoder error.
+ */
+export async function importEdgePublicKey(spki: string | Buffer): Promise<webcrypto.CryptoKey> {
+  // createPublicKey would also derive the public half of a private key: accept public keys only.
+  if (typeof spki === "string" && !spki.includes("-----BEGIN PUBLIC KEY-----")) {
+    throw new TypeError("the public key is not an SPKI PEM (-----BEGIN PUBLIC KEY-----)");
+  }
+  const key = createPublicKey(typeof spki === "string" ? spki : { key: spki, format: "der", type: "spki" });
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType !== "ec" || curve !== "prime256v1") {
+    throw new TypeError(
+      `the public key is ${key.asymmetricKeyType ?? "unknown"}${curve ? ` (${curve})` : ""}, not EC P-256`,
+    );
+  }
+  const der = key.export({ format: "der", type: "spki" });
+  return crypto.subtle.importKey("spki", der, EC_KEY, true, ["verify"]);
 }
 
 /** Creates the hub CA: an ECDSA P-256 key and a self-signed certificate valid for ten years. */
@@ -109,36 +137,36 @@ export async function loadSigningCa(certPem: string, keyPem: string): Promise<Si
   return { cert: new x509.X509Certificate(certPem), key };
 }
 
+/** Signs a leaf certificate for `publicKey` (subject CN, validity capped at the CA's end). */
 async function signLeaf(
   ca: SigningCa,
   subjectCn: string,
+  publicKey: webcrypto.CryptoKey,
   now: Date,
   validityMs: number,
   extensions: x509.Extension[],
-): Promise<KeyedCertificate> {
-  const keys = await newKeyPair();
+): Promise<x509.X509Certificate> {
   const notAfter = new Date(Math.min(now.getTime() + validityMs, ca.cert.notAfter.getTime()));
-  const cert = await x509.X509CertificateGenerator.create(
+  return x509.X509CertificateGenerator.create(
     {
       serialNumber: randomSerial(),
       subject: [{ CN: [subjectCn] }],
       issuer: ca.cert.subjectName,
       notBefore: new Date(now.getTime() - BACKDATE_MS),
       notAfter,
-      publicKey: keys.publicKey,
+      publicKey,
       signingKey: ca.key,
       signingAlgorithm: SIGNING,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+        await x509.SubjectKeyIdentifierExtension.create(publicKey, false, crypto),
         await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey, false, crypto),
         ...extensions,
       ],
     },
     crypto,
   );
-  return keyed(cert, keys.privateKey);
 }
 
 /**
@@ -151,15 +179,35 @@ export async function createHubCertificate(
   now: Date,
 ): Promise<KeyedCertificate> {
   const names = hosts.map((value) => ({ type: isIP(value) ? ("ip" as const) : ("dns" as const), value }));
-  return signLeaf(ca, "SteinmetZ hub", now, CA_VALIDITY_MS, [
+  const keys = await newKeyPair();
+  const cert = await signLeaf(ca, "SteinmetZ hub", keys.publicKey, now, CA_VALIDITY_MS, [
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
     new x509.SubjectAlternativeNameExtension(names, false),
   ]);
+  return keyed(cert, keys.privateKey);
 }
 
-/** Signs an edge's client certificate (clientAuth) with CN = edge id, valid for two years. */
-export async function createEdgeCertificate(ca: SigningCa, edgeId: string, now: Date): Promise<KeyedCertificate> {
-  return signLeaf(ca, edgeId, now, EDGE_VALIDITY_MS, [
+/**
+ * Signs an edge's client certificate (clientAuth) with CN = edge id, valid for two years, for
+ * `publicKey` (from `importEdgePublicKey`: the edge made its key pair itself).
+ */
+export async function signEdgeCertificate(
+  ca: SigningCa,
+  edgeId: string,
+  publicKey: webcrypto.CryptoKey,
+  now: Date,
+): Promise<SignedCertificate> {
+  const cert = await signLeaf(ca, edgeId, publicKey, now, EDGE_VALIDITY_MS, [
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
   ]);
+  return signed(cert);
+}
+
+/** Makes a key pair for an edge and signs its client certificate (`signEdgeCertificate`). */
+export async function createEdgeCertificate(ca: SigningCa, edgeId: string, now: Date): Promise<KeyedCertificate> {
+  const keys = await newKeyPair();
+  return {
+    ...(await signEdgeCertificate(ca, edgeId, keys.publicKey, now)),
+    keyPem: await privateKeyPem(keys.privateKey),
+  };
 }

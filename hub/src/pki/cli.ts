@@ -5,6 +5,11 @@
  *   pki issue --edge ID --out DIR         ca.crt, edge.crt, edge.key for one edge (its EDGE_TLS_DIR)
  *   pki revoke --edge ID                  the edge's certificates are refused from the next call on
  *   pki list                              every edge and its certificates, as JSON
+ *   pki enroll-code --edge ID [--ttl-hours 72] [--url http://HOST:PORT]
+ *                                         a one-time code the edge redeems for a certificate of a
+ *                                         key it makes itself (see enrollment.ts); --url is the hub's
+ *                                         HTTP base URL as the edge reaches it (default
+ *                                         http://127.0.0.1:$HUB_HTTP_PORT)
  *
  * Results are JSON on stdout and never contain key material. Exit codes: 0 done, 1 failed,
  * 2 bad arguments.
@@ -12,13 +17,15 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { HubErrorCode } from "../errors.js";
 import { initPki, issueEdgeCertificate, listEdges, revokeEdge } from "./ca.js";
+import { createEnrollmentCode } from "./enrollment.js";
 import { pkiDirOf } from "./files.js";
 
 const USAGE = `usage: npm run hub -- pki init [--host NAME]... [--force]
        npm run hub -- pki issue --edge ID --out DIR
        npm run hub -- pki revoke --edge ID
        npm run hub -- pki list
-env: HUB_DATA_DIR (.data/hub); the CA lives in $HUB_DATA_DIR/pki`;
+       npm run hub -- pki enroll-code --edge ID [--ttl-hours 72] [--url http://HOST:PORT]
+env: HUB_DATA_DIR (.data/hub); the CA lives in $HUB_DATA_DIR/pki; HUB_HTTP_PORT (3000) for the default --url`;
 
 /** Errors that are the caller's arguments, not the PKI's state: exit code 2 like a usage error. */
 const ARGUMENT_ERRORS: ReadonlySet<HubErrorCode> = new Set(["HUB_ERR_VALIDATION", "HUB_ERR_EDGE_ID_INVALID"]);
@@ -54,6 +61,21 @@ async function run(command: string | undefined, argv: string[], pkiDir: string):
     case "revoke": {
       const values = options(argv, { edge: { type: "string" } });
       return revokeEdge(pkiDir, required(values, "edge"));
+    }
+    case "enroll-code": {
+      const values = options(argv, {
+        edge: { type: "string" },
+        "ttl-hours": { type: "string" },
+        url: { type: "string" },
+      });
+      const ttl = values["ttl-hours"];
+      const ttlHours = typeof ttl === "string" ? Number(ttl) : 72;
+      if (typeof ttl === "string" && (ttl.trim() === "" || !Number.isFinite(ttlHours))) {
+        throw new UsageError(`--ttl-hours ${JSON.stringify(ttl)} is not a number`);
+      }
+      const url =
+        typeof values.url === "string" ? values.url : `http://127.0.0.1:${process.env.HUB_HTTP_PORT || "3000"}`;
+      return createEnrollmentCode(pkiDir, required(values, "edge"), { ttlMs: ttlHours * 3_600_000, url });
     }
     case "list":
       options(argv, {});

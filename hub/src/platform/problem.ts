@@ -3,13 +3,14 @@ import { HUB_ERRORS, type HubErrorCode } from "../errors.js";
 
 /**
  * Answers every error as RFC 9457 problem+json with a stable `code`: schema violations become
- * HUB_ERR_VALIDATION (400), typed hub errors keep their code and status, anything else is
+ * HUB_ERR_VALIDATION (400; fastify's own 4xx such as a body too large keep their status), typed hub errors keep their code and status, anything else is
  * logged and becomes HUB_ERR_INTERNAL (500) without internals in the body.
  */
 export function registerProblemHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, req, reply) => {
     let code: HubErrorCode;
     let detail: string;
+    let status: number | undefined;
     if (error.validation) {
       code = "HUB_ERR_VALIDATION";
       detail = error.message;
@@ -20,16 +21,22 @@ export function registerProblemHandler(app: FastifyInstance): void {
     } else if (typeof error.code === "string" && error.code in HUB_ERRORS) {
       code = error.code as HubErrorCode;
       detail = error.message;
+    } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      // fastify's own 4xx: unparseable JSON, body too large, unsupported media type
+      code = "HUB_ERR_VALIDATION";
+      detail = error.message;
+      status = error.statusCode;
     } else {
       req.log.error({ err: error }, "request failed");
       code = "HUB_ERR_INTERNAL";
       detail = "an unexpected error occurred; see the hub log";
     }
     const entry = HUB_ERRORS[code];
+    status ??= entry.status;
     reply
-      .code(entry.status)
+      .code(status)
       .header("content-type", "application/problem+json")
-      .send({ type: "about:blank", title: entry.text, status: entry.status, code, detail, instance: req.url });
+      .send({ type: "about:blank", title: entry.text, status, code, detail, instance: req.url });
   });
   app.setNotFoundHandler((req, reply) => {
     reply

@@ -27,6 +27,7 @@ function Chart({ rows, unit, label, long }: { rows: RollupRow[]; unit: string; l
     if (!el) return;
     const width = () => Math.max(280, el.clientWidth);
     const height = () => (el.clientWidth < 600 ? 260 : 360);
+    const windowMs = RANGES[long ? "30d" : "24h"].ms;
     const fmt = (_u: uPlot, v: number | null) => (v === null ? "–" : `${formatNumber(v, 2)} ${unit}`);
     const locale = currentLang() === "de" ? "de-DE" : "en-GB";
     const tick = new Intl.DateTimeFormat(
@@ -49,7 +50,8 @@ function Chart({ rows, unit, label, long }: { rows: RollupRow[]; unit: string; l
           { values: (_u, splits) => splits.map((v) => tick.format(v * 1000)) },
           { label: unit, size: 64, values: (_u, splits) => splits.map((v) => formatNumber(v, 2)) },
         ],
-        scales: { x: { time: true } },
+        // The whole window (last 24 h / 30 days), however little of it has data yet.
+        scales: { x: { time: true, range: () => [(Date.now() - windowMs) / 1000, Date.now() / 1000] } },
         legend: { live: true },
         cursor: { drag: { x: true, y: false } },
       },

@@ -96,25 +96,34 @@ function SiteSection({ ro, onSiteChanged }: { ro: boolean; onSiteChanged: () => 
 function CertificateSection({ ro }: { ro: boolean }) {
   const tls = usePoll<TlsState>("/api/v1/tls");
   const [bundle, setBundle] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState(false);
+  const [code, setCode] = useState("");
+  /** The outcome of the last submit, shown at the form it came from. */
+  const [result, setResult] = useState<{ form: "code" | "bundle"; error: unknown } | null>(null);
   const [busy, setBusy] = useState(false);
-  const install = async (e: Event) => {
+  /** Installs a bundle, or enrolls with a one-time code (the edge makes its own key; the hub signs it). */
+  const submit = (form: "code" | "bundle", path: string, body: object, clear: () => void) => async (e: Event) => {
     e.preventDefault();
     setBusy(true);
-    setError(null);
-    setDone(false);
+    setResult(null);
     try {
-      await api<TlsState>("/api/v1/tls/bundle", { method: "POST", body: { bundle } });
-      setDone(true);
-      setBundle("");
+      await api<TlsState>(path, { method: "POST", body });
+      setResult({ form, error: null });
+      clear();
       tls.reload();
-    } catch (err) {
-      setError(err);
+    } catch (error) {
+      setResult({ form, error });
     } finally {
       setBusy(false);
     }
   };
+  const install = submit("bundle", "/api/v1/tls/bundle", { bundle }, () => setBundle(""));
+  const enroll = submit("code", "/api/v1/tls/enroll", { code: code.trim() }, () => setCode(""));
+  const outcome = (form: "code" | "bundle") =>
+    result?.form !== form ? null : result.error ? (
+      <ErrorBox error={result.error} />
+    ) : (
+      <Notice kind="success">{t("bundleInstalled")}</Notice>
+    );
   const s = tls.data;
   return (
     <section class="card" aria-labelledby="settings-cert">
@@ -139,6 +148,27 @@ function CertificateSection({ ro }: { ro: boolean }) {
           <dd>{s.notAfter ? formatDateTime(s.notAfter) : "–"}</dd>
         </dl>
       )}
+      <form onSubmit={enroll} noValidate>
+        <div class="field">
+          <label for="settings-enroll-code">{t("enrollCode")}</label>
+          <input
+            id="settings-enroll-code"
+            value={code}
+            disabled={ro}
+            spellcheck={false}
+            autocomplete="off"
+            placeholder="stz1.…"
+            onInput={(e) => setCode(e.currentTarget.value)}
+            data-testid="settings-enroll-code"
+          />
+          <p class="hint">{t("enrollCodeHint")}</p>
+        </div>
+        {outcome("code")}
+        <button type="submit" disabled={ro || busy || !code.trim()} data-testid="settings-enroll">
+          {t("enroll")}
+        </button>
+      </form>
+      <hr />
       <form onSubmit={install} noValidate>
         <div class="field">
           <label for="settings-bundle">{t("bundle")}</label>
@@ -166,8 +196,7 @@ function CertificateSection({ ro }: { ro: boolean }) {
             }}
           />
         </div>
-        <ErrorBox error={error} />
-        {done && <Notice kind="success">{t("bundleInstalled")}</Notice>}
+        {outcome("bundle")}
         <button type="submit" disabled={ro || busy || !bundle.trim()} data-testid="settings-install-bundle">
           {t("installBundle")}
         </button>
