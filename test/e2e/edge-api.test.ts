@@ -205,6 +205,16 @@ t.test("the wizard scans the bus, test-reads with the suggested profile and save
       .find((d) => d.id === "inverter-1")
       ?.values.find((v) => v.point === "active_power")?.ts;
   t.ok((values(third) ?? 0) > (values(first) ?? 0), "live values move on");
+
+  const rollups = await installer.call<{ rows: { t: number; count: number; avg: number }[] }>(
+    "GET",
+    `/api/v1/rollups?device=inverter-1&point=active_power&period=1m&from=0&to=${Date.now() + 60_000}`,
+  );
+  t.equal(rollups.status, 200);
+  t.ok(rollups.body.rows.length > 0 && (rollups.body.rows[0]?.count ?? 0) > 0, "1-minute rollups for the charts");
+  const badPeriod = await installer.call<Problem>("GET", "/api/v1/rollups?device=inverter-1&point=x&period=5m");
+  t.equal(badPeriod.status, 400);
+  t.equal(badPeriod.body.code, "EDGE_ERR_REQUEST_INVALID");
 });
 
 t.test("an invalid or stale change is refused and changes nothing", async (t) => {

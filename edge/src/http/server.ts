@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
-import { TypeBoxValidatorCompiler } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { AGENT_VERSION } from "../version.js";
 import { accountRoutes } from "./account-routes.js";
@@ -27,7 +26,7 @@ export function buildEdgeHttp(deps: EdgeHttpDeps): FastifyInstance {
     loggerInstance: deps.log.child({ component: "http" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
-  }).setValidatorCompiler(TypeBoxValidatorCompiler);
+  });
   installProblemHandler(app);
   app.register(cookie);
   app.register(swagger, {
