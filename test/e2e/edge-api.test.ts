@@ -316,6 +316,39 @@ t.test("a viewer reads but cannot change anything", async (t) => {
   t.equal((await viewer.call("GET", "/api/v1/status")).status, 401, "logged out");
 });
 
+t.test("a password change needs the current password and ends the user's other sessions", async (t) => {
+  const other = new EdgeClient(edge.httpUrl);
+  await other.login("anna", PASSWORD);
+  const wrong = await installer.call<Problem>("POST", "/api/v1/password", {
+    currentPassword: "not it at all",
+    newPassword: "a new long password",
+  });
+  t.equal(wrong.status, 401);
+  t.match(wrong.body.problems, [{ path: "/currentPassword" }]);
+  const short = await installer.call<Problem>("POST", "/api/v1/password", {
+    currentPassword: PASSWORD,
+    newPassword: "short",
+  });
+  t.match(short.body, { status: 400, problems: [{ path: "/newPassword" }] });
+  const changed = await installer.call("POST", "/api/v1/password", {
+    currentPassword: PASSWORD,
+    newPassword: "a new long password",
+  });
+  t.equal(changed.status, 204);
+  t.equal((await other.call("GET", "/api/v1/status")).status, 401, "the other session ended");
+  t.equal((await installer.call("GET", "/api/v1/status")).status, 200, "this one goes on");
+  await new EdgeClient(edge.httpUrl).login("anna", "a new long password");
+  t.equal(
+    (
+      await installer.call("POST", "/api/v1/password", {
+        currentPassword: "a new long password",
+        newPassword: PASSWORD,
+      })
+    ).status,
+    204,
+  );
+});
+
 t.test("a certificate bundle that is not one is refused", async (t) => {
   const res = await installer.call<Problem>("POST", "/api/v1/tls/bundle", { bundle: "not a PEM" });
   t.equal(res.status, 400);
