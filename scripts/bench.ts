@@ -5,6 +5,7 @@
 import { benchBufferIngest } from "../edge/bench/buffer-ingest.js";
 import { benchRequestPlan } from "../edge/bench/request-plan.js";
 import { benchSiteLoad } from "../edge/bench/site-load.js";
+import { benchPlatform } from "./bench-platform.js";
 import { benchSync } from "./bench-sync.js";
 import { benchUi } from "./bench-ui.js";
 
@@ -28,7 +29,7 @@ const print = (r: Result, baselineName: string) => {
     `${r.name}: ${fmt(r.value)} vs ${baselineName} ${fmt(r.baseline)} -> ratio ${r.ratio.toFixed(2)}${verdict}\n`,
   );
 };
-/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site, ui). */
+/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site, ui, platform). */
 const only = process.argv[2];
 const selected = (name: string) => !only || name.includes(only);
 
@@ -83,5 +84,28 @@ if (selected("ui")) {
   const total = r.gzipBytes.js + r.gzipBytes.css;
   process.stdout.write(
     `  shipped (gzip): JavaScript ${kb(r.gzipBytes.js)} (budget 250 KB: ${r.gzipBytes.js <= 250 * 1024 ? "met" : "MISSED"}), CSS ${kb(r.gzipBytes.css)}, together ${kb(total)}\n`,
+  );
+}
+if (selected("platform")) {
+  const r = await benchPlatform();
+  const met = (ok: boolean) => (ok ? "met" : "MISSED");
+  const ms = (n: number) => `${n.toFixed(1)} ms`;
+  print(
+    {
+      name: `hub write endpoint (PATCH /customers/:id, ${r.connections} connections, ${r.durationS} s) with idempotency + If-Match + audit (requests/s)`,
+      value: r.on.requestsPerSecond,
+      baseline: r.off.requestsPerSecond,
+      ratio: r.on.requestsPerSecond / r.off.requestsPerSecond,
+      target: 0.7,
+    },
+    "same endpoint with the three off",
+  );
+  process.stdout.write(
+    [
+      `  p50/p99: on ${ms(r.on.p50)} / ${ms(r.on.p99)}, off ${ms(r.off.p50)} / ${ms(r.off.p99)}; errors on ${r.on.errors}, off ${r.off.errors}; non-2xx on ${r.on.non2xx}, off ${r.off.non2xx}`,
+      `  fixed ${r.fixedRate.rate} requests/s with all three on: ${r.fixedRate.requestsPerSecond.toFixed(0)} req/s served, p50 ${ms(r.fixedRate.p50)}, p99 ${ms(r.fixedRate.p99)} (target p99 <= 25 ms: ${met(r.fixedRate.p99 <= 25)}); non-2xx ${r.fixedRate.non2xx}`,
+      `  audit trail after the runs: ${r.auditRecords} records, hash chains intact: ${r.chainIntact}${r.chainBroken ? ` (${r.chainBroken})` : ""}`,
+      "",
+    ].join("\n"),
   );
 }

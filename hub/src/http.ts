@@ -4,10 +4,19 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type pg from "pg";
 import type { Logger } from "pino";
-import type { HubMetrics } from "./metrics.js";
+import { auditRoutes } from "./audit/index.js";
+import { type AuthPluginOptions, authPlugin } from "./auth/index.js";
+import { DeadLetterQueue, deadLetterRoutes, observeDeadLetters } from "./dead-letters/index.js";
+import { customerRoutes } from "./erp/customers/index.js";
+import { type HubMetrics, observePool } from "./metrics.js";
 import { enrollRoutes } from "./pki/enroll-routes.js";
 import { healthPlugin } from "./platform/health.js";
+import { idempotencyPlugin } from "./platform/idempotency.js";
+import type { ClaimOptions } from "./platform/idempotency-store.js";
+import { lockingPlugin } from "./platform/locking.js";
 import { registerProblemHandler } from "./platform/problem.js";
+import type { ResilienceRegistry } from "./platform/resilience.js";
+import { requestIdOf, tracingPlugin } from "./platform/tracing.js";
 import { telemetryRoutes } from "./telemetry/index.js";
 
 /** What the HTTP app needs. */
@@ -18,6 +27,19 @@ export interface HubHttpDeps {
   version: string;
   /** The hub CA's directory: edges redeem enrollment codes against it. */
   pkiDir: string;
+  /** Sessions (lifetimes, Secure cookie) and login limits; see auth/index.ts. */
+  auth?: Omit<AuthPluginOptions, "pool">;
+  /** The dead letter queue (with its redrive handlers); a bare one when unset. */
+  deadLetters?: DeadLetterQueue;
+  /** Breakers shown in /health. */
+  resilience?: ResilienceRegistry;
+  /** How long an Idempotency-Key duplicate waits for the first request (default 5 s) and the claim lease. */
+  idempotency?: ClaimOptions;
+  /**
+   * BENCHMARK ONLY (`npm run bench -- platform`; no configuration reaches it): Idempotency-Key
+   * ignored, no transaction per write, If-Match optional.
+   */
+  benchBypass?: boolean;
 }
 
 /**
@@ -27,16 +49,43 @@ export interface HubHttpDeps {
 export async function buildHubHttp(deps: HubHttpDeps) {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: "http" }) as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
+    // Request-Id / X-Request-Id or a new UUID: request.id, `requestId` in every log line of the
+    // request, the `request-id` response header, the audit records' request id.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
+    genReqId: requestIdOf,
   }).withTypeProvider<TypeBoxTypeProvider>();
   registerProblemHandler(app);
+  await app.register(tracingPlugin);
+  // First: it checks that every route registered after it declares a permission, and enforces it.
+  await app.register(authPlugin, { pool: deps.pool, publicPrefixes: ["/api/docs"], ...deps.auth });
   await app.register(swagger, {
     openapi: { info: { title: "SteinmetZ Hub API", version: deps.version } },
   });
   await app.register(swaggerUi, { routePrefix: "/api/docs" });
-  app.get("/api/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());
-  await app.register(healthPlugin, { pool: deps.pool, metrics: deps.metrics, version: deps.version });
+  app.get("/api/v1/openapi.json", { schema: { hide: true }, config: { permission: "public" } }, async () =>
+    app.swagger(),
+  );
+  await app.register(healthPlugin, {
+    pool: deps.pool,
+    metrics: deps.metrics,
+    version: deps.version,
+    breakers: deps.resilience ? () => deps.resilience?.states() ?? [] : undefined,
+  });
+  observePool(deps.metrics, deps.pool);
+  const deadLetters = deps.deadLetters ?? new DeadLetterQueue(deps.pool, deps.log.child({ component: "dlq" }));
+  observeDeadLetters(deps.metrics, deadLetters);
+  // Platform plugins every domain uses through route config: `idempotent`, If-Match helpers.
+  await app.register(lockingPlugin, { enforce: !deps.benchBypass });
+  await app.register(idempotencyPlugin, {
+    pool: deps.pool,
+    metrics: deps.metrics,
+    benchBypass: deps.benchBypass,
+    ...deps.idempotency,
+  });
   await app.register(telemetryRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(enrollRoutes, { prefix: "/api/v1", pkiDir: deps.pkiDir });
+  await app.register(customerRoutes, { prefix: "/api/v1", pool: deps.pool });
+  await app.register(auditRoutes, { prefix: "/api/v1", pool: deps.pool });
+  await app.register(deadLetterRoutes, { prefix: "/api/v1", pool: deps.pool, queue: deadLetters });
   return app;
 }

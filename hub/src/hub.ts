@@ -3,13 +3,17 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 import { migrate } from "./db/migrate.js";
-import { buildHubHttp } from "./http.js";
+import { DeadLetterQueue } from "./dead-letters/index.js";
+import { buildHubHttp, type HubHttpDeps } from "./http.js";
 import { ReadingStore, type ReadingStoreOptions } from "./ingest/repository.js";
-import { startSyncServer } from "./ingest/sync-service.js";
+import { registerSyncRedrive, startSyncServer } from "./ingest/sync-service.js";
 import { createHubMetrics } from "./metrics.js";
 import { createEdgeAuthorizer } from "./pki/edge-authorizer.js";
 import { pkiDirOf } from "./pki/files.js";
 import { createHubServerCredentials } from "./pki/server-credentials.js";
+import { purgeIdempotencyKeys } from "./platform/idempotency-store.js";
+import { ResilienceRegistry } from "./platform/resilience.js";
+import { traceQueries } from "./platform/tracing.js";
 import { HUB_VERSION } from "./version.js";
 
 /** How to run a hub. */
@@ -28,8 +32,10 @@ export interface HubOptions {
    * uses mutual TLS with the CA under `<dataDir>/pki` (`npm run hub -- pki init`).
    */
   insecureDev: boolean;
-  /** Apply pending migrations at start (default true). */
+  /** Apply pending migrations at start (default true; `npm run hub` reads HUB_MIGRATE=off). */
   migrate?: boolean;
+  /** Sessions (lifetimes, Secure cookie) and login limits of the HTTP API. */
+  auth?: HubHttpDeps["auth"];
   /** Clock-skew threshold and the on-demand partition window of the telemetry store. */
   store?: ReadingStoreOptions;
   /**
@@ -46,6 +52,10 @@ export interface Hub {
   readonly grpcPort: number;
   readonly pool: pg.Pool;
   readonly store: ReadingStore;
+  /** Refused data (`ops.dead_letters`) and its redrive handlers. */
+  readonly deadLetters: DeadLetterQueue;
+  /** Resilience policies (circuit breakers) of the hub's external calls. */
+  readonly resilience: ResilienceRegistry;
   /** Stops gRPC (letting batches being stored finish), HTTP, the pool and embedded PostgreSQL. */
   close(): Promise<void>;
 }
@@ -72,18 +82,31 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   pool.on("error", (err) =>
     log.warn({ code: (err as { code?: string }).code, reason: err.message }, "idle PostgreSQL connection failed"),
   );
+  traceQueries(pool);
   const metrics = createHubMetrics();
+  const resilience = new ResilienceRegistry(metrics.registry);
   try {
     if (options.migrate !== false) await migrate(pool, log.child({ component: "migrate" }));
     const store = new ReadingStore(pool, options.store);
+    // Background jobs against PostgreSQL go through one breaker (retries with backoff and jitter).
+    const maintenancePolicy = resilience.policy("postgresql-maintenance", {
+      retries: 3,
+      initialDelayMs: 500,
+      maxDelayMs: 10_000,
+      breakerThreshold: 3,
+      halfOpenAfterMs: 300_000,
+      timeoutMs: 120_000,
+    });
     const maintain = async () => {
       try {
-        await store.createPartitionsAhead();
+        await maintenancePolicy.execute(() => store.createPartitionsAhead());
         if (options.retention) {
-          const handled = await store.applyRetention(options.retention.days, options.retention.action);
-          if (handled.length > 0)
-            log.info({ partitions: handled, action: options.retention.action }, "readings retention");
+          const retention = options.retention;
+          const handled = await maintenancePolicy.execute(() => store.applyRetention(retention.days, retention.action));
+          if (handled.length > 0) log.info({ partitions: handled, action: retention.action }, "readings retention");
         }
+        const purged = await maintenancePolicy.execute(() => purgeIdempotencyKeys(pool));
+        if (purged > 0) log.info({ purged }, "idempotency keys older than 24 h purged");
       } catch (err) {
         log.warn({ err }, "partition maintenance failed; retrying in an hour");
       }
@@ -91,12 +114,23 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     await maintain();
     const maintenance = setInterval(maintain, 3_600_000);
     maintenance.unref();
+    const deadLetters = new DeadLetterQueue(pool, log.child({ component: "dlq" }));
+    registerSyncRedrive(deadLetters, store);
     const sync = await startSyncServer(
-      { store, log: log.child({ component: "sync" }), metrics, authorize: link.authorize },
+      { store, log: log.child({ component: "sync" }), metrics, authorize: link.authorize, deadLetters, pool },
       { host: options.grpcHost ?? "127.0.0.1", port: options.grpcPort ?? 50051 },
       link.credentials,
     );
-    const http = await buildHubHttp({ pool, log, metrics, version: HUB_VERSION, pkiDir: pkiDirOf(options.dataDir) });
+    const http = await buildHubHttp({
+      pool,
+      log,
+      metrics,
+      version: HUB_VERSION,
+      pkiDir: pkiDirOf(options.dataDir),
+      auth: options.auth,
+      deadLetters,
+      resilience,
+    });
     const host = options.httpHost ?? "127.0.0.1";
     await http.listen({ host, port: options.httpPort ?? 3000 });
     const address = http.server.address();
@@ -107,6 +141,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       grpcPort: sync.port,
       pool,
       store,
+      deadLetters,
+      resilience,
       async close() {
         clearInterval(maintenance);
         await sync.close();

@@ -1,5 +1,6 @@
 /** The hub as a library: used by the demo launcher and the tests. */
 
+export { AuthService } from "./auth/service.js";
 export { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 export { HUB_ERRORS } from "./errors.js";
 export { type Hub, type HubOptions, startHub } from "./hub.js";

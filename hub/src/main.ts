@@ -6,15 +6,36 @@
  * HUB_READINGS_RETENTION_ACTION (detach | drop).
  * Without --insecure-dev the gRPC link is mutual TLS with the CA under HUB_DATA_DIR/pki.
  *
+ * OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://127.0.0.1:4318) exports traces over OTLP/HTTP (off when unset).
+ * HUB_MIGRATE=off skips applying migrations at start; HUB_COOKIE_SECURE=true marks the session
+ * cookie Secure (set it when users reach the hub over https, e.g. behind a TLS proxy).
+ *
  * `npm run hub -- pki init|issue|revoke|list ...` manages the edge link's CA (see pki/cli.ts).
+ * `npm run hub -- migrate status|plan|up|down [--to V]` manages the schema (see db/migrate-cli.ts).
+ * `npm run hub -- admin create --email E [--name N]` creates an admin, password on stdin (auth/cli.ts).
+ * `npm run hub -- audit verify|export [--from --to] [--format jsonl|csv]` checks or exports the
+ * audit trail (audit/cli.ts).
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
+import { runAuditCli } from "./audit/cli.js";
+import { runAdminCli } from "./auth/cli.js";
+import { runMigrateCli } from "./db/migrate-cli.js";
 import { startHub } from "./hub.js";
 import { runPkiCli } from "./pki/cli.js";
+import { startTracing } from "./platform/tracing.js";
 
-if (process.argv[2] === "pki") await runPkiCli(process.argv.slice(3), resolve(process.env.HUB_DATA_DIR ?? ".data/hub"));
+const dataDir = resolve(process.env.HUB_DATA_DIR ?? ".data/hub");
+const databaseUrl = process.env.DATABASE_URL || undefined;
+if (process.argv[2] === "pki") await runPkiCli(process.argv.slice(3), dataDir);
+if (process.argv[2] === "migrate" || process.argv[2] === "admin" || process.argv[2] === "audit") {
+  // Command output is on stdout; the log (embedded PostgreSQL, migrations) goes to stderr.
+  const cliLog = pino({ name: "hub", level: process.env.LOG_LEVEL ?? "warn" }, pino.destination(2));
+  if (process.argv[2] === "migrate") await runMigrateCli(process.argv.slice(3), databaseUrl, dataDir, cliLog);
+  else if (process.argv[2] === "audit") await runAuditCli(process.argv.slice(3), databaseUrl, dataDir, cliLog);
+  else await runAdminCli(process.argv.slice(3), databaseUrl, dataDir, cliLog);
+}
 
 const log = pino({ name: "hub", level: process.env.LOG_LEVEL ?? "info" });
 
@@ -26,10 +47,16 @@ try {
   process.exit(2);
 }
 
+// OpenTelemetry traces over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set; off otherwise.
+const tracing = startTracing();
+if (tracing) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, "exporting traces over OTLP");
+
 try {
   const hub = await startHub({
-    databaseUrl: process.env.DATABASE_URL || undefined,
-    dataDir: resolve(process.env.HUB_DATA_DIR ?? ".data/hub"),
+    databaseUrl,
+    dataDir,
+    migrate: process.env.HUB_MIGRATE !== "off",
+    auth: { secureCookie: process.env.HUB_COOKIE_SECURE === "true" },
     httpHost: process.env.HUB_HTTP_HOST ?? "127.0.0.1",
     httpPort: Number(process.env.HUB_HTTP_PORT ?? 3000),
     grpcHost: process.env.HUB_GRPC_HOST ?? "127.0.0.1",
@@ -50,6 +77,7 @@ try {
     stopping = true;
     log.info({ signal }, "stopping");
     await hub.close();
+    await tracing?.shutdown().catch((err) => log.warn({ err }, "trace export did not finish"));
     process.exit(0);
   };
   process.on("SIGINT", stop);

@@ -24,6 +24,7 @@ import { migrate, readMigrations } from "../src/db/migrate.js";
 import { startHub } from "../src/hub.js";
 import { ReadingStore } from "../src/ingest/repository.js";
 import { MAX_BATCH_READINGS } from "../src/ingest/sync-service.js";
+import { adminHeaders } from "./fixtures/auth-headers.js";
 
 const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
 const dataDir = mkdtempSync(join(tmpdir(), "hub-store-"));
@@ -40,6 +41,7 @@ const hub = await startHub({
   store: { clockSkewThresholdMs: 60_000 },
 });
 t.teardown(() => hub.close());
+const auth = await adminHeaders(hub.pool);
 const client = new EdgeSyncServiceClient(`127.0.0.1:${hub.grpcPort}`, credentials.createInsecure());
 t.teardown(() => client.close());
 
@@ -69,7 +71,7 @@ async function storedSeqs(edgeId: string): Promise<number[]> {
 
 /** GET /api/v1/edges/:edgeId/sync. */
 const sync = async (edgeId: string) =>
-  (await (await fetch(`${hub.httpUrl}/api/v1/edges/${edgeId}/sync`)).json()) as { gaps: object[] };
+  (await (await fetch(`${hub.httpUrl}/api/v1/edges/${edgeId}/sync`, { headers: auth })).json()) as { gaps: object[] };
 
 t.test("out-of-order lanes and resends store every seq exactly once", async (t) => {
   const store = hub.store;
@@ -210,7 +212,10 @@ t.test("hub records clock offsets and flags skewed edges", async (t) => {
     );
   await hello("clock-ok", Date.now());
   await hello("clock-off", Date.now() - 3_600_000);
-  const edges = (await (await fetch(`${hub.httpUrl}/api/v1/edges`)).json()) as Record<string, unknown>[];
+  const edges = (await (await fetch(`${hub.httpUrl}/api/v1/edges`, { headers: auth })).json()) as Record<
+    string,
+    unknown
+  >[];
   t.match(
     edges.find((e) => e.edgeId === "clock-ok"),
     { clockSkewed: false, clockSynced: false },
@@ -253,7 +258,7 @@ t.test("migration 2 carries version-1 readings over", async (t) => {
   const v1 = new pg.Pool({ connectionString: db.url.replace(/\/[^/]*$/, "/migrate_v1") });
   t.teardown(() => v1.end());
   const all = readMigrations();
-  await migrate(v1, log, all.slice(0, 1));
+  await migrate(v1, log, { migrations: all, to: 1 });
   await v1.query("INSERT INTO raw.edges (edge_id, committed_seq) VALUES ('old', 3)");
   await v1.query(
     `INSERT INTO raw.readings (edge_id, seq, device_id, point, ts, value, quality, clock_synced)
@@ -261,7 +266,7 @@ t.test("migration 2 carries version-1 readings over", async (t) => {
             ('old', 2, 'inv', 'active_power', '2026-01-02T00:00:00Z', 2, 1, true),
             ('old', 3, 'meter', 'active_power', '2026-01-02T00:00:01Z', 3, 1, false)`,
   );
-  await migrate(v1, log, all);
+  await migrate(v1, log, { migrations: all });
   const { rows } = await v1.query(
     `SELECT seq::int, device_id, r.tableoid::regclass::text AS part FROM raw.readings r JOIN raw.series USING (series_id)
      ORDER BY seq`,

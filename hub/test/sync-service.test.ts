@@ -15,6 +15,7 @@ import pino from "pino";
 import t from "tap";
 import { startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
 import { startHub } from "../src/hub.js";
+import { adminHeaders } from "./fixtures/auth-headers.js";
 
 const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
 const dataDir = mkdtempSync(join(tmpdir(), "hub-test-"));
@@ -23,6 +24,7 @@ const db = await startEmbeddedPostgres(join(dataDir, "db"), log);
 t.teardown(() => db.stop());
 const hub = await startHub({ databaseUrl: db.url, dataDir, httpPort: 0, grpcPort: 0, insecureDev: true, log });
 t.teardown(() => hub.close());
+const auth = await adminHeaders(hub.pool);
 const client = new EdgeSyncServiceClient(`127.0.0.1:${hub.grpcPort}`, credentials.createInsecure());
 t.teardown(() => client.close());
 
@@ -81,11 +83,13 @@ t.test("hello, upload, ack after commit, and resends absorbed as duplicates", as
   );
   t.same(rows[0], { n: 110, distinct: 110, max: 110 });
   type Page = { items: Record<string, unknown>[]; nextCursor: string | null };
-  const api = (await (await fetch(`${hub.httpUrl}/api/v1/readings?edge=edge-a&limit=2`)).json()) as Page;
+  const api = (await (
+    await fetch(`${hub.httpUrl}/api/v1/readings?edge=edge-a&limit=2`, { headers: auth })
+  ).json()) as Page;
   t.match(api.items[0], { edgeId: "edge-a", seq: 1, point: "reactive_power", value: null, quality: "not-implemented" });
   t.match(api.items[1], { seq: 2, value: 10, quality: "good", clockSynced: true, ts: "2026-09-21T" });
   const next = (await (
-    await fetch(`${hub.httpUrl}/api/v1/readings?edge=edge-a&limit=200&cursor=${api.nextCursor}`)
+    await fetch(`${hub.httpUrl}/api/v1/readings?edge=edge-a&limit=200&cursor=${api.nextCursor}`, { headers: auth })
   ).json()) as Page;
   t.equal(next.items.length, 108, "the cursor continues after the first page");
   t.equal(next.nextCursor, null);
@@ -104,11 +108,11 @@ t.test("edges cannot write without an id, and malformed batches are refused and 
 });
 
 t.test("HTTP errors are problem+json with stable codes", async (t) => {
-  const res = await fetch(`${hub.httpUrl}/api/v1/readings?limit=0`);
+  const res = await fetch(`${hub.httpUrl}/api/v1/readings?limit=0`, { headers: auth });
   t.equal(res.status, 400);
   t.match(res.headers.get("content-type"), /^application\/problem\+json/);
   t.match(await res.json(), { code: "HUB_ERR_VALIDATION", status: 400 });
-  const cursor = await fetch(`${hub.httpUrl}/api/v1/readings?cursor=garbage`);
+  const cursor = await fetch(`${hub.httpUrl}/api/v1/readings?cursor=garbage`, { headers: auth });
   t.match(await cursor.json(), { code: "HUB_ERR_BAD_CURSOR" });
   const missing = await fetch(`${hub.httpUrl}/api/v1/nope`);
   t.equal(missing.status, 404);
@@ -142,7 +146,7 @@ t.test("without PostgreSQL the hub is live but not ready", async (t) => {
   const health = await fetch(`${down.httpUrl}/health`);
   t.equal(health.status, 503);
   t.match(await health.json(), { status: "fail" });
-  const readings = await fetch(`${down.httpUrl}/api/v1/readings`);
+  const readings = await fetch(`${down.httpUrl}/api/v1/readings`, { headers: auth });
   t.equal(readings.status, 503);
   t.match(await readings.json(), { code: "HUB_ERR_DB_UNAVAILABLE" });
 });

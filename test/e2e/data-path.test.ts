@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { startSunSpecInverterSim } from "@steinmetz/sim";
 import t from "tap";
 import {
+  adminHeaders,
   exactly,
   findFreePort,
   startDatabase,
@@ -40,7 +41,9 @@ t.test("after N poll cycles the hub holds exactly the readings the edge produced
   t.ok(produced >= 10 * 20, `${produced} readings produced`);
   t.same(await stored(db.url, edge.edgeId), exactly(produced));
 
-  const res = await fetch(`${hub.httpUrl}/api/v1/readings?edge=${edge.edgeId}&point=energy_exported&limit=1000`);
+  const res = await fetch(`${hub.httpUrl}/api/v1/readings?edge=${edge.edgeId}&point=energy_exported&limit=1000`, {
+    headers: await adminHeaders(db.url),
+  });
   const { items } = (await res.json()) as { items: { value: number; quality: string }[] };
   t.ok(items.length >= 10, "energy readings through the HTTP API");
   t.ok(

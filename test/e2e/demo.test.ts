@@ -58,8 +58,41 @@ async function startDemo(extraEnv: Record<string, string> = {}): Promise<Demo> {
   return { child, hubUrl: line?.[1] as string, edgeId: line?.[2] as string, output: () => out };
 }
 
+/**
+ * Does what the demo prints: creates the first admin with `npm run hub -- admin create` (password
+ * on stdin; while the demo runs, on its embedded cluster or its DATABASE_URL) and logs in.
+ */
+async function adminLogin(demo: Demo, extraEnv: Record<string, string> = {}): Promise<Record<string, string>> {
+  const email = "demo-admin@example.com";
+  const password = "a demo password of some length";
+  const child = spawn("npm", ["run", "--silent", "hub", "--", "admin", "create", "--email", email], {
+    cwd: REPO,
+    env: { ...env, ...extraEnv, LOG_LEVEL: "warn" },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stdin?.end(`${password}\n`);
+  const code = await exited(child);
+  if (code !== 0) throw new Error(`admin create exited with ${code}:\n${out}`);
+  const res = await fetch(`${demo.hubUrl}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  const { token } = (await res.json()) as { token: string };
+  return { authorization: `Bearer ${token}` };
+}
+
+let auth: Record<string, string> = {};
+
 async function committedSeq(demo: Demo): Promise<number> {
-  const res = await fetch(`${demo.hubUrl}/api/v1/edges`).catch(() => undefined);
+  const res = await fetch(`${demo.hubUrl}/api/v1/edges`, { headers: auth }).catch(() => undefined);
   if (!res?.ok) return 0;
   const edges = (await res.json()) as { edgeId: string; committedSeq: number }[];
   return edges.find((e) => e.edgeId === demo.edgeId)?.committedSeq ?? 0;
@@ -77,6 +110,8 @@ function groupAlive(pid: number): boolean {
 t.test("SIGKILL of the whole npm start, a second start continues, Ctrl-C stops cleanly", async (t) => {
   const first = await startDemo();
   t.teardown(() => groupAlive(first.child.pid as number) && process.kill(-(first.child.pid as number), "SIGKILL"));
+  t.match(first.output(), "npm run hub -- admin create --email", "the demo says how to get a login");
+  auth = await adminLogin(first);
   await waitFor("readings committed in the hub", async () => (await committedSeq(first)) >= 60, 60_000);
   process.kill(-(first.child.pid as number), "SIGKILL");
   await exited(first.child);
@@ -119,6 +154,7 @@ t.test("with DATABASE_URL the demo uses that PostgreSQL and starts none of its o
     SIM_DATA_DIR: join(dir, "sim"),
   });
   t.teardown(() => groupAlive(demo.child.pid as number) && process.kill(-(demo.child.pid as number), "SIGKILL"));
+  auth = await adminLogin(demo, { DATABASE_URL: db.url });
   await waitFor("readings committed", async () => (await committedSeq(demo)) >= 20, 60_000);
   process.kill(-(demo.child.pid as number), "SIGINT");
   await waitFor("the process group is gone", () => !groupAlive(demo.child.pid as number), 30_000);

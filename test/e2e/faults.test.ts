@@ -12,6 +12,7 @@ import { Quality, type SeqRange, subtractRanges, unionRanges } from "@steinmetz/
 import { startSunSpecInverterSim } from "@steinmetz/sim";
 import t from "tap";
 import {
+  adminHeaders,
   exited,
   findFreePort,
   log,
@@ -50,7 +51,8 @@ async function checkDelivery(
   const storedCount = ranges.reduce((n, r) => n + r.last - r.first + 1, 0);
   t.equal(rows, storedCount, "no seq stored twice");
   const missing = subtractRanges(all(produced), ranges);
-  const sync = (await (await fetch(`${hubHttpUrl}/api/v1/edges/${edge.edgeId}/sync`)).json()) as {
+  const headers = await adminHeaders(db.url);
+  const sync = (await (await fetch(`${hubHttpUrl}/api/v1/edges/${edge.edgeId}/sync`, { headers })).json()) as {
     missingInGaps: SeqRange[];
     pending: SeqRange[];
     committedSeq: number;
@@ -149,7 +151,8 @@ for (const policy of ["drop-oldest", "reject-new"] as const) {
     const { missing } = await checkDelivery(t, edge, hub.httpUrl);
     const lost = missing.reduce((n, r) => n + r.last - r.first + 1, 0);
     t.ok(lost >= 400, `${lost} readings given up, reported as gaps`);
-    const sync = (await (await fetch(`${hub.httpUrl}/api/v1/edges/${edge.edgeId}/sync`)).json()) as {
+    const headers = await adminHeaders(db.url);
+    const sync = (await (await fetch(`${hub.httpUrl}/api/v1/edges/${edge.edgeId}/sync`, { headers })).json()) as {
       gaps: { reason: string; count: number }[];
     };
     const reason = policy === "drop-oldest" ? "buffer-full" : "rejected";

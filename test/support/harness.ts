@@ -3,12 +3,13 @@
  * (in-process or as its own OS process), all on 127.0.0.1 with ephemeral ports.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type EdgeAgent, type EdgeAgentOptions, loadSiteFile, startEdgeAgent } from "@steinmetz/edge";
-import { type EmbeddedDatabase, type Hub, startEmbeddedPostgres, startHub } from "@steinmetz/hub";
+import { AuthService, type EmbeddedDatabase, type Hub, startEmbeddedPostgres, startHub } from "@steinmetz/hub";
 import { runsOf, type SeqRange } from "@steinmetz/proto";
 import { findFreePort, type SunSpecInverterSim } from "@steinmetz/sim";
 import pg from "pg";
@@ -40,6 +41,27 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
 /** Embedded PostgreSQL for one test file (`dir` and `port` to restart the same cluster). */
 export async function startDatabase(dir = tempDir("hub-pg"), port?: number): Promise<EmbeddedDatabase> {
   return startEmbeddedPostgres(dir, log, { port });
+}
+
+/**
+ * Request headers with an API token of a new admin in the hub database at `databaseUrl` (made
+ * through the hub's auth service; the hub must have migrated the database). Valid for every hub
+ * on that database.
+ */
+export async function adminHeaders(databaseUrl: string): Promise<{ authorization: string }> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  try {
+    const service = new AuthService(pool);
+    const user = await service.createUser({
+      email: `admin-${randomUUID()}@test.invalid`,
+      roles: ["admin"],
+      password: randomBytes(16).toString("hex"),
+    });
+    const { token } = await service.createApiToken(user.id, { name: "test" });
+    return { authorization: `Bearer ${token}` };
+  } finally {
+    await pool.end();
+  }
 }
 
 /** A hub on an existing database; grpcPort 0 picks a free port. */

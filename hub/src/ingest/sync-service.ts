@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   type handleBidiStreamingCall,
   type handleUnaryCall,
@@ -6,6 +7,7 @@ import {
   type ServerErrorResponse,
   status,
 } from "@grpc/grpc-js";
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
   type BatchColumns,
   decodeBatchColumns,
@@ -15,12 +17,17 @@ import {
   InvalidBatchError,
   type ReportGapsRequest,
   type ReportGapsResponse,
-  type UploadRequest,
+  UploadRequest,
   type UploadResponse,
 } from "@steinmetz/proto";
+import type pg from "pg";
 import type { Logger } from "pino";
+import type { DeadLetterQueue, DeadLetterSink } from "../dead-letters/index.js";
+import { hubError } from "../errors.js";
 import type { HubMetrics } from "../metrics.js";
 import { checkClaimedEdgeId, type EdgeAuthorizer, edgeAuthGrpcError } from "../pki/edge-authorizer.js";
+import { fingerprintOf, runIdempotent } from "../platform/idempotency-store.js";
+import { inSpan, tracer } from "../platform/tracing.js";
 import { gapReasonName, type ReadingStore } from "./repository.js";
 
 const EDGE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -40,6 +47,10 @@ export interface SyncServiceDeps {
    * claim exactly that id. Unset only with `--insecure-dev` (plaintext, ids taken on trust).
    */
   authorize?: EdgeAuthorizer;
+  /** Where refused batches and gap reports are kept (source `sync.upload`, `sync.gaps`). */
+  deadLetters?: DeadLetterSink;
+  /** For ReportGaps calls carrying `idempotency-key` metadata (stored results, replayed). */
+  pool?: pg.Pool;
 }
 
 /** A listening gRPC server. */
@@ -81,6 +92,25 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
       return edgeAuthGrpcError(err);
     }
   };
+  /** Counts, times and traces a unary call (span `grpc <Method>` with the call's request id). */
+  const observed =
+    <Req, Res>(method: string, handler: handleUnaryCall<Req, Res>): handleUnaryCall<Req, Res> =>
+    (call, callback) => {
+      const stop = metrics.grpcDuration.startTimer({ method });
+      const requestId = String(call.metadata.get("request-id")[0] ?? randomUUID());
+      const span = tracer().startSpan(`grpc ${method}`, {
+        kind: SpanKind.SERVER,
+        attributes: { "rpc.system": "grpc", "rpc.method": method, "request.id": requestId },
+      });
+      const done = ((err: ServerErrorResponse | null, value?: Res) => {
+        metrics.grpcCalls.inc({ method, code: err ? (status[err.code ?? status.UNKNOWN] ?? "UNKNOWN") : "OK" });
+        stop();
+        if (err) span.setStatus({ code: SpanStatusCode.ERROR, message: err.details ?? err.message });
+        span.end();
+        callback(err, value);
+      }) as Parameters<handleUnaryCall<Req, Res>>[1];
+      context.with(trace.setSpan(context.active(), span), () => handler(call, done));
+    };
   metrics.gauge(
     "hub_edges_clock_skewed",
     "Edges whose clock was skewed beyond the threshold at their last hello",
@@ -145,13 +175,23 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
       } catch (err) {
         metrics.ingestBatches.inc({ result: "rejected", lane });
         streamLog.warn({ err, batchId: batch?.batchId }, "rejected invalid batch");
+        void deps.deadLetters?.deadLetter(
+          "sync.upload",
+          { edgeId, lane, batchId: batch?.batchId ?? null },
+          hubError("HUB_ERR_BATCH_INVALID", (err as Error).message),
+          UploadRequest.encode(request).finish(),
+        );
         fail(grpcError(status.INVALID_ARGUMENT, `HUB_ERR_BATCH_INVALID: ${(err as Error).message}`));
         return null;
       }
     };
     const storeDecoded = async ({ batchId, cols }: { batchId: number; cols: BatchColumns }) => {
       const stopTimer = metrics.ingestCommitSeconds.startTimer();
-      const stored = await store.storeBatch(edgeId, cols);
+      const stored = await inSpan(
+        "sync.storeBatch",
+        { "edge.id": edgeId, lane, batchId, readings: cols.seq.length },
+        () => store.storeBatch(edgeId, cols),
+      );
       stopTimer({ lane });
       metrics.ingestBatches.inc({ result: "committed", lane });
       metrics.ingestReadings.inc({ result: "inserted" }, stored.inserted);
@@ -206,10 +246,29 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
     }
     const bad = req.gaps.find((g) => g.firstSeq < 1 || g.lastSeq < g.firstSeq);
     if (bad || req.gaps.length > 10_000) {
-      callback(grpcError(status.INVALID_ARGUMENT, "HUB_ERR_GAP_INVALID: a gap needs 1 <= first_seq <= last_seq"));
+      const message = "HUB_ERR_GAP_INVALID: a gap needs 1 <= first_seq <= last_seq";
+      void deps.deadLetters?.deadLetter("sync.gaps", req, hubError("HUB_ERR_GAP_INVALID", message));
+      callback(grpcError(status.INVALID_ARGUMENT, message));
       return;
     }
-    store.storeGaps(req.edgeId, req.gaps).then(
+    // With `idempotency-key` metadata the result is stored and replayed to duplicates. Storing
+    // gaps is idempotent itself, so the effect and the stored result may commit separately.
+    const key = call.metadata.get("idempotency-key")[0];
+    const storing =
+      key !== undefined && deps.pool
+        ? runIdempotent(
+            deps.pool,
+            {
+              principalId: `edge:${req.edgeId}`,
+              key: String(key).slice(0, 255),
+              fingerprint: fingerprintOf("GRPC", "ReportGaps", req),
+              method: "GRPC",
+              path: "steinmetz.sync.v1.EdgeSyncService/ReportGaps",
+            },
+            () => store.storeGaps(req.edgeId, req.gaps).then(() => true),
+          )
+        : store.storeGaps(req.edgeId, req.gaps);
+    storing.then(
       () => {
         for (const g of req.gaps) {
           metrics.gapReadings.inc({ reason: gapReasonName(g.reason) }, g.count);
@@ -227,13 +286,19 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
         callback(null, { gapIds: req.gaps.map((g) => g.gapId) });
       },
       (err) => {
+        const code = (err as { code?: string }).code;
+        if (code === "HUB_ERR_IDEMPOTENCY_MISMATCH" || code === "HUB_ERR_IDEMPOTENCY_IN_FLIGHT") {
+          const grpcCode = code === "HUB_ERR_IDEMPOTENCY_MISMATCH" ? status.INVALID_ARGUMENT : status.ABORTED;
+          callback(grpcError(grpcCode, `${code}: ${(err as Error).message}`));
+          return;
+        }
         log.error({ err, edgeId: req.edgeId }, "gap report not stored");
         callback(grpcError(status.UNAVAILABLE, "HUB_ERR_DB_UNAVAILABLE: gap report not stored"));
       },
     );
   };
 
-  return { hello, upload, reportGaps };
+  return { hello: observed("Hello", hello), upload, reportGaps: observed("ReportGaps", reportGaps) };
 }
 
 /**
@@ -271,4 +336,39 @@ export async function startSyncServer(
       await Promise.allSettled([...inflight]);
     },
   };
+}
+
+/**
+ * Redrive handlers of the sync sources: a refused batch (`sync.upload`: the encoded
+ * UploadRequest, its edge id in the payload) is decoded and stored again, a refused gap report
+ * (`sync.gaps`) checked and stored again; either fails again while the data is still invalid.
+ */
+export function registerSyncRedrive(queue: DeadLetterQueue, store: ReadingStore): void {
+  queue.registerHandler("sync.upload", async ({ payload, payloadBytes }) => {
+    const edgeId = (payload as { edgeId?: unknown } | null)?.edgeId;
+    if (typeof edgeId !== "string" || !EDGE_ID.test(edgeId) || !payloadBytes) {
+      throw hubError("HUB_ERR_BATCH_INVALID", "dead letter carries no edge id or no batch");
+    }
+    const batch = UploadRequest.decode(payloadBytes).batch;
+    if (!batch || batch.seqDelta.length === 0 || batch.seqDelta.length > MAX_BATCH_READINGS) {
+      throw hubError("HUB_ERR_BATCH_INVALID", "empty or oversized batch");
+    }
+    let cols: BatchColumns;
+    try {
+      cols = decodeBatchColumns(batch);
+    } catch (err) {
+      throw hubError("HUB_ERR_BATCH_INVALID", (err as Error).message, err);
+    }
+    await store.storeBatch(edgeId, cols);
+  });
+  queue.registerHandler("sync.gaps", async ({ payload }) => {
+    const req = payload as ReportGapsRequest;
+    if (!EDGE_ID.test(String(req?.edgeId)) || !Array.isArray(req.gaps)) {
+      throw hubError("HUB_ERR_GAP_INVALID", "dead letter is not a gap report");
+    }
+    if (req.gaps.some((g) => g.firstSeq < 1 || g.lastSeq < g.firstSeq)) {
+      throw hubError("HUB_ERR_GAP_INVALID", "a gap needs 1 <= first_seq <= last_seq");
+    }
+    await store.storeGaps(req.edgeId, req.gaps);
+  });
 }

@@ -45,6 +45,7 @@ export const enrollRoutes: FastifyPluginAsyncTypebox<EnrollRoutesOptions> = asyn
     "/pki/enroll",
     {
       bodyLimit: 16 * 1024,
+      config: { permission: "public" },
       schema: {
         summary: "Redeem a one-time enrollment code for an edge certificate",
         tags: ["pki"],

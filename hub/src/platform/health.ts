@@ -8,6 +8,8 @@ export interface HealthOptions {
   pool: pg.Pool;
   metrics: HubMetrics;
   version: string;
+  /** Circuit breakers of external systems (platform/resilience.ts), each shown as a check. */
+  breakers?: () => Array<{ name: string; state: string; since?: string }>;
 }
 
 async function checkPostgres(pool: pg.Pool): Promise<{ ok: boolean; ms: number; error?: string }> {
@@ -28,23 +30,26 @@ async function checkPostgres(pool: pg.Pool): Promise<{ ok: boolean; ms: number; 
  * PostgreSQL is unreachable), `/health` (application/health+json with per-dependency checks and
  * response times) and `/metrics` (Prometheus text, including HTTP latency per route).
  */
-const health: FastifyPluginAsync<HealthOptions> = async (app, { pool, metrics, version }) => {
+const health: FastifyPluginAsync<HealthOptions> = async (app, { pool, metrics, version, breakers }) => {
   app.addHook("onResponse", async (req, reply) => {
     metrics.httpDuration.observe(
       { method: req.method, route: req.routeOptions.url ?? "unmatched", status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
   });
-  app.get("/livez", { schema: { hide: true } }, async () => ({ status: "ok" }));
-  app.get("/readyz", { schema: { hide: true } }, async (_req, reply) => {
+  app.get("/livez", { schema: { hide: true }, config: { permission: "public" } }, async () => ({ status: "ok" }));
+  app.get("/readyz", { schema: { hide: true }, config: { permission: "public" } }, async (_req, reply) => {
     const pg = await checkPostgres(pool);
     return reply.code(pg.ok ? 200 : 503).send({ status: pg.ok ? "ready" : "not ready" });
   });
-  app.get("/health", { schema: { hide: true } }, async (_req, reply) => {
+  app.get("/health", { schema: { hide: true }, config: { permission: "public" } }, async (_req, reply) => {
     const pg = await checkPostgres(pool);
+    // An open breaker degrades (warn) but does not fail the hub: it keeps serving what it can.
+    const circuits = breakers?.() ?? [];
+    const degraded = circuits.some((b) => b.state !== "closed");
     reply.code(pg.ok ? 200 : 503).header("content-type", "application/health+json");
     return {
-      status: pg.ok ? "pass" : "fail",
+      status: pg.ok ? (degraded ? "warn" : "pass") : "fail",
       version,
       checks: {
         "postgresql:responseTime": [
@@ -57,10 +62,23 @@ const health: FastifyPluginAsync<HealthOptions> = async (app, { pool, metrics, v
             ...(pg.error ? { output: pg.error } : {}),
           },
         ],
+        ...Object.fromEntries(
+          circuits.map((b) => [
+            `${b.name}:circuitBreaker`,
+            [
+              {
+                componentType: "component",
+                status: b.state === "closed" ? "pass" : b.state === "half-open" ? "warn" : "fail",
+                observedValue: b.state,
+                ...(b.since ? { time: b.since } : {}),
+              },
+            ],
+          ]),
+        ),
       },
     };
   });
-  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
+  app.get("/metrics", { schema: { hide: true }, config: { permission: "public" } }, async (_req, reply) => {
     reply.header("content-type", metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -23,6 +23,7 @@ export const telemetryRoutes: FastifyPluginAsyncTypebox<TelemetryOptions> = asyn
   app.get(
     "/readings",
     {
+      config: { permission: "telemetry:read" },
       schema: {
         summary: "Readings, filtered by edge, device, point and time range, ordered by time",
         querystring: ReadingsQuery,
@@ -43,6 +44,7 @@ export const telemetryRoutes: FastifyPluginAsyncTypebox<TelemetryOptions> = asyn
   app.get(
     "/edges",
     {
+      config: { permission: "telemetry:read" },
       schema: {
         summary: "Edges known to the hub and their committed sequence",
         response: { 200: Type.Array(EdgeItem) },
@@ -53,6 +55,7 @@ export const telemetryRoutes: FastifyPluginAsyncTypebox<TelemetryOptions> = asyn
   app.get(
     "/edges/:edgeId/sync",
     {
+      config: { permission: "telemetry:read" },
       schema: {
         summary: "One edge's delivery record: stored seq ranges, reported gaps, pending ranges",
         params: Type.Object({ edgeId: Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$" }) }),

@@ -1,0 +1,67 @@
+import type pg from "pg";
+
+/**
+ * Who writes, and why: what the audit trigger (migration 0006) records with every change. Set
+ * per transaction with `set_config(..., true)`, so it ends with the transaction.
+ */
+export interface AuditContext {
+  /** Principal id (`Principal.id`); a write without one is recorded as `db:<session user>`. */
+  actorId: string;
+  actorName?: string;
+  requestId?: string;
+  /** Why the change was made (GoBD), e.g. from the request's `Audit-Reason` header. */
+  reason?: string;
+  tags?: readonly string[];
+}
+
+const SETTINGS =
+  "SELECT set_config('steinmetz.actor_id', $1, true), set_config('steinmetz.actor_name', $2, true), set_config('steinmetz.request_id', $3, true), set_config('steinmetz.reason', $4, true), set_config('steinmetz.tags', $5, true)";
+
+/** Parameters of `SETTINGS` for `ctx`. */
+const paramsOf = (ctx: AuditContext) => [
+  ctx.actorId,
+  ctx.actorName ?? "",
+  ctx.requestId ?? "",
+  ctx.reason ?? "",
+  JSON.stringify(ctx.tags ?? []),
+];
+
+/** Sets the audit context for the rest of the open transaction on `client`. */
+export async function setAuditContext(client: pg.ClientBase, ctx: AuditContext): Promise<void> {
+  await client.query(SETTINGS, paramsOf(ctx));
+}
+
+/**
+ * `BEGIN` and the audit context in one round trip (simple query protocol, values escaped by the
+ * driver), for the per-request transaction.
+ */
+export async function beginWithAuditContext(client: pg.ClientBase, ctx: AuditContext): Promise<void> {
+  await client.query(beginWithAuditContextSql(client, ctx));
+}
+
+/** The SQL of `beginWithAuditContext` (to send it together with other statements). */
+export function beginWithAuditContextSql(client: pg.ClientBase, ctx: AuditContext): string {
+  const values = paramsOf(ctx).map((v) => client.escapeLiteral(v));
+  // one pass, so a value containing "$2" is never substituted again
+  return `BEGIN; ${SETTINGS.replace(/\$(\d)/g, (_, n: string) => values[Number(n) - 1] as string)}`;
+}
+
+/** Runs `fn` in a transaction on a pooled client with the audit context set; commits or rolls back. */
+export async function inAuditedTransaction<T>(
+  pool: pg.Pool,
+  ctx: AuditContext,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await beginWithAuditContext(client, ctx);
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The database roles of the access layers (migration 0003): login roles that are members of each
+ * group are allowed what their layer needs and refused everything else.
+ */
+import { chmodSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import pino from "pino";
+import t from "tap";
+import { startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
+import { migrate } from "../src/db/migrate.js";
+
+const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
+const dataDir = mkdtempSync(join(tmpdir(), "hub-roles-"));
+chmodSync(dataDir, 0o755);
+const db = await startEmbeddedPostgres(join(dataDir, "db"), log);
+t.teardown(() => db.stop());
+const owner = new pg.Pool({ connectionString: db.url, max: 2 });
+t.teardown(() => owner.end());
+await migrate(owner, log);
+
+// Tables created after the migrations by the migration owner: default privileges must cover them.
+await owner.query(`
+  CREATE TABLE staging.t (x int);
+  CREATE TABLE curated.t (x int);
+  CREATE TABLE serving.t (x int);
+  CREATE TABLE erp.t (id int GENERATED ALWAYS AS IDENTITY, x int);
+  CREATE TABLE saga.t (x int);
+  CREATE TABLE audit.t (x int);
+  INSERT INTO curated.t VALUES (1); INSERT INTO serving.t VALUES (1); INSERT INTO audit.t VALUES (1);
+  INSERT INTO raw.edges (edge_id) VALUES ('e1')`);
+
+const GROUPS = ["integration", "analyst", "app", "auditor"] as const;
+type Group = (typeof GROUPS)[number];
+const clients = {} as Record<Group, pg.Client>;
+for (const group of GROUPS) {
+  await owner.query(`CREATE ROLE t_${group} LOGIN PASSWORD 'pw-${group}' IN ROLE steinmetz_${group}`);
+  const url = new URL(db.url);
+  url.username = `t_${group}`;
+  url.password = `pw-${group}`;
+  const client = new pg.Client(url.toString());
+  await client.connect();
+  t.teardown(() => client.end());
+  clients[group] = client;
+}
+
+/** Runs `sql` as the group's login role in a transaction that is rolled back: null if allowed, else the SQLSTATE. */
+async function attempt(group: Group, sql: string): Promise<string | null> {
+  const c = clients[group];
+  await c.query("BEGIN");
+  try {
+    await c.query(sql);
+    return null;
+  } catch (err) {
+    return (err as { code: string }).code;
+  } finally {
+    await c.query("ROLLBACK");
+  }
+}
+
+const DENIED = "42501";
+const table: [Group, string, boolean][] = [
+  // integration: the ingest path into raw, nothing else
+  ["integration", "SELECT * FROM raw.readings", true],
+  ["integration", "INSERT INTO raw.edges (edge_id) VALUES ('e2')", true],
+  ["integration", "INSERT INTO raw.series (edge_id, device_id, point) VALUES ('e1', 'd', 'p')", true],
+  ["integration", "UPDATE raw.edges SET last_seen_at = now() WHERE edge_id = 'e1'", true],
+  ["integration", "SELECT raw.ensure_readings_partition('2030-01-01')", true],
+  ["integration", "DELETE FROM raw.edges", false],
+  ["integration", "UPDATE raw.readings SET value = 0", false],
+  ["integration", "TRUNCATE raw.readings", false],
+  ["integration", "SELECT * FROM erp.t", false],
+  ["integration", "SELECT * FROM curated.t", false],
+  ["integration", "SELECT * FROM auth.users", false],
+  ["integration", "CREATE TABLE raw.x (x int)", false],
+  // analyst: reads curated only
+  ["analyst", "SELECT * FROM curated.t", true],
+  ["analyst", "INSERT INTO curated.t VALUES (2)", false],
+  ["analyst", "SELECT * FROM raw.readings", false],
+  ["analyst", "SELECT * FROM staging.t", false],
+  ["analyst", "SELECT * FROM serving.t", false],
+  ["analyst", "SELECT * FROM audit.t", false],
+  // app: reads serving, works in erp/saga/ops/auth, appends to audit
+  ["app", "SELECT * FROM serving.t", true],
+  ["app", "INSERT INTO serving.t VALUES (2)", false],
+  ["app", "INSERT INTO erp.t (x) VALUES (1)", true],
+  ["app", "UPDATE erp.t SET x = 2", true],
+  ["app", "DELETE FROM erp.t", true],
+  ["app", "INSERT INTO saga.t VALUES (1)", true],
+  ["app", "SELECT count(*) FROM auth.users", true],
+  ["app", "SELECT * FROM ops.schema_migrations", true],
+  ["app", "DELETE FROM ops.schema_migrations", false],
+  ["app", "INSERT INTO audit.t VALUES (2)", true],
+  ["app", "UPDATE audit.t SET x = 3", false],
+  ["app", "DELETE FROM audit.t", false],
+  ["app", "TRUNCATE erp.t", false],
+  ["app", "DROP TABLE erp.t", false],
+  ["app", "DROP TABLE audit.t", false],
+  ["app", "ALTER TABLE erp.t ADD COLUMN y int", false],
+  ["app", "DROP SCHEMA erp CASCADE", false],
+  ["app", "SELECT * FROM raw.readings", false],
+  ["app", "SELECT * FROM curated.t", false],
+  ["app", "CREATE TABLE erp.x (x int)", false],
+  // auditor: reads audit only
+  ["auditor", "SELECT * FROM audit.t", true],
+  ["auditor", "UPDATE audit.t SET x = 3", false],
+  ["auditor", "INSERT INTO audit.t VALUES (3)", false],
+  ["auditor", "DELETE FROM audit.t", false],
+  ["auditor", "SELECT * FROM erp.t", false],
+  ["auditor", "SELECT * FROM auth.users", false],
+  ["auditor", "SELECT * FROM raw.readings", false],
+];
+
+t.test("each group role is allowed and refused what its layer says", async (t) => {
+  for (const [group, sql, allowed] of table) {
+    const code = await attempt(group, sql);
+    if (allowed) t.equal(code, null, `${group} may: ${sql}`);
+    else t.equal(code, DENIED, `${group} may not: ${sql}`);
+  }
+});
+
+t.test("nobody but the owner creates or alters anything in audit (or any layer)", async (t) => {
+  for (const group of GROUPS) {
+    for (const schema of ["raw", "staging", "curated", "serving", "erp", "saga", "audit", "ops", "auth", "public"]) {
+      t.equal(
+        await attempt(group, `CREATE TABLE ${schema}.x_${group} (x int)`),
+        DENIED,
+        `${group}: CREATE in ${schema}`,
+      );
+    }
+    t.equal(await attempt(group, "ALTER TABLE audit.t ADD COLUMN y int"), DENIED, `${group}: ALTER audit.t`);
+  }
+});
+
+t.test("the migration is idempotent for existing roles, and down keeps roles that are still used", async (t) => {
+  // A second database of the same cluster migrates too: the roles exist already.
+  await owner.query("CREATE DATABASE second");
+  const second = new pg.Pool({ connectionString: db.url.replace(/\/[^/]*$/, "/second"), max: 2 });
+  t.teardown(() => second.end());
+  t.same((await migrate(second, log)).slice(0, 4), [1, 2, 3, 4]);
+  const { rollback } = await import("../src/db/migrate.js");
+  await rollback(second, log, { to: 2 });
+  const roles = await owner.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'steinmetz\\_%' ORDER BY 1");
+  t.same(
+    roles.rows.map((r) => r.rolname),
+    ["steinmetz_analyst", "steinmetz_app", "steinmetz_auditor", "steinmetz_integration"],
+    "the first database still uses them",
+  );
+  t.equal(await attempt("analyst", "SELECT * FROM curated.t"), null, "and its grants are intact");
+});
