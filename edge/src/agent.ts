@@ -14,6 +14,8 @@ import type { AppliedChange, ConfigVersionInfo, EdgeHttpDeps } from "./http/deps
 import { buildEdgeHttp } from "./http/server.js";
 import { LiveValues } from "./live-values.js";
 import { createEdgeMetrics } from "./metrics.js";
+import { type EdgeFlowApi, FlowApi } from "./node-red/flow-api.js";
+import { type EmbeddedNodeRed, startNodeRed } from "./node-red/runtime.js";
 import { emptySite, SiteRuntime } from "./site-runtime.js";
 import type { ForwarderOptions } from "./sync/forwarder.js";
 import { HubLink, type SyncStatus } from "./sync/hub-link.js";
@@ -49,6 +51,15 @@ export interface EdgeAgentOptions {
   httpPort?: number;
   log: Logger;
   clockSynced?: () => boolean;
+  /**
+   * The embedded Node-RED (flows for technicians), on its own port at `httpHost`. Runs when this
+   * is given and `enabled` is not false (`npm run edge` gives it unless `--no-node-red`). Port 0
+   * picks a free one; `httpNodeRoot` (e.g. "/endpoints") turns on flows' HTTP-in endpoints.
+   * Node-RED is one per process and cannot restart: a second agent in the same process (or one
+   * started after another closed) runs without it, logging `EDGE_ERR_NODE_RED`, as when its port
+   * is taken. Acquisition and sync never depend on it.
+   */
+  nodeRed?: { enabled?: boolean; port?: number; httpNodeRoot?: string };
   /** Tuning of the forwarder (tests shorten the backoff). */
   sync?: Pick<ForwarderOptions, "batch" | "window" | "ackTimeoutMs" | "backoff" | "compression">;
 }
@@ -63,6 +74,10 @@ export interface EdgeAgent {
   readonly deps: EdgeHttpDeps;
   /** The running site's acquisition side (tests look at pollers and connections). */
   readonly runtime: SiteRuntime;
+  /** What Node-RED flows see of the agent (also usable without Node-RED). */
+  readonly flowApi: EdgeFlowApi;
+  /** URL of the embedded Node-RED editor and admin API; null when it is not running. */
+  readonly nodeRedUrl: string | null;
   /**
    * Stops polling and keeps forwarding until the buffer is empty or `timeoutMs` passed (e.g.
    * before a planned shutdown or an update); resolves with the readings still buffered.
@@ -162,6 +177,8 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     deadLetter: (entry) => buffer.deadLetter(entry),
     forget: (device) => live.forget(device),
   });
+  const flowApi = new FlowApi({ log: log.child({ component: "node-red" }), runtime, commit, clockSynced });
+  batcher.onCommitted = (readings, firstSeq) => flowApi.committed(readings, firstSeq);
   const hubUrlOf = (site: LoadedSite | null) => options.hubUrl ?? site?.config.hub?.url ?? null;
   const link = new HubLink({
     buffer,
@@ -272,6 +289,22 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
   const address = http.server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   link.start();
+  let nodeRed: EmbeddedNodeRed | null = null;
+  if (options.nodeRed && options.nodeRed.enabled !== false) {
+    try {
+      nodeRed = await startNodeRed({
+        dataDir: options.dataDir,
+        usersFile: join(options.dataDir, "users.json"),
+        host,
+        port: options.nodeRed.port ?? 1880,
+        httpNodeRoot: options.nodeRed.httpNodeRoot ?? false,
+        log: log.child({ component: "node-red" }),
+        api: flowApi,
+      });
+    } catch (err) {
+      log.error({ err, code: "EDGE_ERR_NODE_RED" }, "Node-RED is not running; acquisition and sync go on");
+    }
+  }
   ready = true;
   log.info(
     {
@@ -291,6 +324,8 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     status,
     deps,
     runtime,
+    flowApi,
+    nodeRedUrl: nodeRed?.url ?? null,
     async drain(timeoutMs) {
       await runtime.stopPolling();
       batcher.flush();
@@ -302,6 +337,8 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
       ready = false;
       closing = true;
       await store.settled();
+      await nodeRed?.close();
+      flowApi.close();
       await runtime.close();
       batcher.flush();
       await link.stop();

@@ -44,6 +44,14 @@ export const EDGE_ERRORS = {
     text: "write refused before it was sent (point not writable, value out of bounds, unsafe or not encodable)",
   },
   EDGE_ERR_WRITE_VERIFY: { retryable: true, text: "the value read back after a write differs from the value written" },
+  EDGE_ERR_PUBLISH_REFUSED: {
+    retryable: false,
+    text: "a flow's computed reading was refused (device id not virtual.* or taken by a configured device, malformed point id, or not a finite number)",
+  },
+  EDGE_ERR_NODE_RED: {
+    retryable: false,
+    text: "the embedded Node-RED could not start (port in use, or already running in this process); acquisition and sync go on without it",
+  },
   EDGE_ERR_CONFIG_CONFLICT: {
     retryable: false,
     text: "the site configuration changed since it was read (If-Match names an older version)",

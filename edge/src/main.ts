@@ -1,11 +1,11 @@
 /**
- * `npm run edge -- [--config SITE.yaml] [--insecure-dev]`
+ * `npm run edge -- [--config SITE.yaml] [--insecure-dev] [--no-node-red]`
  * The site file (default `$EDGE_DATA_DIR/site.yaml`) may not exist yet: the agent then starts
  * unconfigured and waits for first-run setup in its web UI, which writes the file.
  * Env: EDGE_DATA_DIR (.data/edge), EDGE_TLS_DIR (ca.crt, edge.crt, edge.key for mutual TLS; default
  * `$EDGE_DATA_DIR/tls`; without valid files there the link stays off unless --insecure-dev), HUB_URL
  * (overrides the config's hub.url; without either the link stays off), EDGE_HTTP_PORT (8080),
- * EDGE_HTTP_HOST (127.0.0.1), LOG_LEVEL (info).
+ * EDGE_HTTP_HOST (127.0.0.1), EDGE_NODE_RED_PORT (1880; the embedded Node-RED, off with --no-node-red), LOG_LEVEL (info).
  *
  * `npm run edge -- scan --host H [--port 502] [--unit-ids 1,126] [--timeout-ms 1000]` probes a bus
  * and prints JSON (see scan.ts). `npm run edge -- hash-password` hashes a broker password from stdin.
@@ -89,6 +89,7 @@ function parse() {
     options: {
       config: { type: "string", short: "c" },
       "insecure-dev": { type: "boolean", default: false },
+      "no-node-red": { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -96,7 +97,10 @@ function parse() {
 try {
   args = parse();
 } catch (err) {
-  fail(`edge: ${(err as Error).message}\nusage: npm run edge -- [--config SITE.yaml] [--insecure-dev]`, 2);
+  fail(
+    `edge: ${(err as Error).message}\nusage: npm run edge -- [--config SITE.yaml] [--insecure-dev] [--no-node-red]`,
+    2,
+  );
 }
 
 try {
@@ -109,6 +113,7 @@ try {
     insecureDev: args.values["insecure-dev"],
     httpHost: process.env.EDGE_HTTP_HOST ?? "127.0.0.1",
     httpPort: Number(process.env.EDGE_HTTP_PORT ?? 8080),
+    nodeRed: { enabled: !args.values["no-node-red"], port: Number(process.env.EDGE_NODE_RED_PORT ?? 1880) },
     log,
   });
   log.info({ status: `${agent.httpUrl}/api/v1/status` }, "edge ready");

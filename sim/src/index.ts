@@ -4,6 +4,7 @@ export { RegisterImage } from "./register-image.js";
 export { crc16, type RegisterSource, type RtuOverTcpServer, startRtuOverTcpServer } from "./rtu-over-tcp.js";
 export { irradiance } from "./sun.js";
 export {
+  type LimitWrite,
   SUNSPEC_BASE,
   type SunSpecInverterSim,
   type SunSpecInverterSimOptions,

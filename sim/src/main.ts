@@ -1,6 +1,8 @@
 /**
- * `npm run sim -- [--host H] [--port P] [--unit-id N] [--speed X] [--state FILE] [--controls]`:
- * runs the simulated SunSpec inverter until Ctrl-C (`--controls`: with a writable power limit, model 123).
+ * `npm run sim -- [--host H] [--port P] [--unit-id N] [--speed X] [--state FILE] [--controls] [--meter]
+ * [--sun 0..1] [--house-load W]`: runs the simulated SunSpec inverter until Ctrl-C (`--controls`: with a
+ * writable power limit, model 123; `--meter`: a grid meter behind it; `--sun`: fixed irradiance instead of
+ * the sun curve; `--house-load`: fixed house load seen by the meter).
  */
 import { parseArgs } from "node:util";
 import pino from "pino";
@@ -15,6 +17,9 @@ const { values } = parseArgs({
     speed: { type: "string", default: "1" },
     state: { type: "string" },
     controls: { type: "boolean", default: false },
+    meter: { type: "boolean", default: false },
+    sun: { type: "string" },
+    "house-load": { type: "string" },
   },
 });
 
@@ -25,6 +30,9 @@ const sim = await startSunSpecInverterSim({
   speed: Number(values.speed),
   stateFile: values.state,
   controls: values.controls,
+  meter: values.meter,
+  sun: values.sun === undefined ? undefined : Number(values.sun),
+  houseLoadW: values["house-load"] === undefined ? undefined : Number(values["house-load"]),
 });
 log.info({ host: sim.host, port: sim.port, unitId: sim.unitId }, "SunSpec inverter simulator listening");
 const stop = async () => {

@@ -41,6 +41,29 @@ export interface SunSpecInverterSimOptions {
    * of range exception 03.
    */
   controls?: boolean;
+  /**
+   * Fixed irradiance (0..1, share of the rating the panels could give) instead of the sun curve
+   * with clouds: the available PV power stays constant, so a controller's convergence is
+   * deterministic (integration tests).
+   */
+  sun?: number;
+  /**
+   * With `meter`: a fixed house load in W instead of the default 600–1000 W swing. The meter
+   * always sees load − AC power of the same instant, so a power limit shows at the meter in the
+   * very read after it was written.
+   */
+  houseLoadW?: number;
+  /** With `controls`: called for every accepted write of the power limit's registers. */
+  onWrite?: (write: LimitWrite) => void;
+}
+
+/** An accepted write of one of model 123's power limit registers. */
+export interface LimitWrite {
+  register: "WMaxLimPct" | "WMaxLimPct_RvrtTms" | "WMaxLim_Ena";
+  /** The raw register value (WMaxLimPct in 0.1 %). */
+  value: number;
+  /** When it was written (the simulator's clock, real ms). */
+  at: number;
 }
 
 /** A running simulator. */
@@ -170,7 +193,7 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
     const t = simTime(real);
     const dtHours = ((real - lastUpdate) * speed) / 3_600_000;
     lastUpdate = real;
-    const sun = irradiance(t);
+    const sun = options.sun ?? irradiance(t);
     revertLimit(t);
     const cap = limitEnabled ? Math.round((rated * limitRaw) / 1000) : rated;
     const ac = Math.min(Math.round(rated * sun), cap);
@@ -220,7 +243,7 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
     }
     if (options.meter) {
       // House load around 600 W; the meter sees load minus PV (import positive, export negative).
-      const load = 600 + 400 * Math.sin(t / 1_800_000) ** 2;
+      const load = options.houseLoadW ?? 600 + 400 * Math.sin(t / 1_800_000) ** 2;
       const grid = Math.round(load - ac);
       importWh += Math.max(0, ((gridW + grid) / 2) * dtHours);
       exportWh += Math.max(0, (-(gridW + grid) / 2) * dtHours);
@@ -260,7 +283,13 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
     }
     update(); // power and energy up to now under the old limit; a limit past its revert time reverts first
     const t = simTime(now());
+    const names: Record<number, LimitWrite["register"]> = {
+      [WMAXLIMPCT]: "WMaxLimPct",
+      [WMAXLIMPCT_RVRTTMS]: "WMaxLimPct_RvrtTms",
+      [WMAXLIM_ENA]: "WMaxLim_Ena",
+    };
     for (const { offset: o, value } of writes) {
+      options.onWrite?.({ register: names[o] ?? "WMaxLimPct", value, at: now() });
       if (o === WMAXLIMPCT) {
         limitRaw = value;
         limitSetAt = t;

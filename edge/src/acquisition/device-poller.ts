@@ -121,6 +121,19 @@ export class DevicePoller {
     await this.running;
   }
 
+  /**
+   * The points this device reads: the profile's, and for a SunSpec profile, once discovered, those
+   * of its model chain (with the `write` declarations of `sunspec.write`).
+   */
+  get pointsRead(): readonly ProfilePoint[] {
+    return this.points;
+  }
+
+  /** False for a SunSpec profile until its model chain was discovered. */
+  get ready(): boolean {
+    return !this.deps.profile.profile.sunspec || this.discovered;
+  }
+
   /** Runs one poll cycle; resolves true when it succeeded. */
   async cycle(): Promise<boolean> {
     const { profile } = this.deps.profile;
@@ -235,7 +248,11 @@ export class DevicePoller {
       );
     }
     const known = (id: string) => id in nature.points || id.replace(/_\d+$/, "") in nature.points;
-    this.points = [...pointsFromChain(device.models).filter((p) => known(p.id)), ...profile.points];
+    const writes = profile.sunspec?.write ?? {};
+    const discovered = pointsFromChain(device.models)
+      .filter((p) => known(p.id))
+      .map((p) => (writes[p.id] ? { ...p, write: writes[p.id] } : p));
+    this.points = [...discovered, ...profile.points];
     this.unsupported.length = 0;
     this.cuts.clear();
     this.discovered = true;

@@ -11,6 +11,12 @@ import type { NewReading, ReadingBuffer } from "./reading-buffer.js";
  */
 export class CommitBatcher {
   private pending: NewReading[] = [];
+  /**
+   * Called after each commit with the readings in the order they got their seqs (the first has
+   * `firstSeq`, the next one more). Under the `reject-new` policy with a full buffer the seqs are
+   * used but the readings were not stored. A throw is logged, never reaches the commit path.
+   */
+  onCommitted: ((readings: readonly NewReading[], firstSeq: number) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -35,10 +41,18 @@ export class CommitBatcher {
     const readings = this.pending;
     this.pending = [];
     if (readings.length === 0) return;
+    let firstSeq: number;
     try {
-      this.buffer.append(readings);
+      firstSeq = this.buffer.append(readings).firstSeq;
     } catch (err) {
       this.log.error({ err, readings: readings.length }, "readings could not be committed and are lost");
+      return;
+    }
+    if (!this.onCommitted) return;
+    try {
+      this.onCommitted(readings, firstSeq);
+    } catch (err) {
+      this.log.error({ err }, "a listener of committed readings failed");
     }
   }
 }

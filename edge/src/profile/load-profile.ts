@@ -40,9 +40,17 @@ export interface LoadedMqttProfile {
  * in one read. Throws `EDGE_ERR_PROFILE_INVALID` listing every problem with its path.
  */
 export function loadProfile(ref: string, dirs: ProfileDirs = defaultDirs): LoadedProfile {
-  return readProfile<Profile>(ref, ProfileSchema, dirs, (profile, problems) => {
+  return readProfile<Profile>(ref, ProfileSchema, dirs, (profile, problems, nature) => {
     if (profile.points.length === 0 && !profile.sunspec) {
       problems.push({ path: "/points", message: "must list points (or use sunspec discovery)" });
+    }
+    for (const [id, write] of Object.entries(profile.sunspec?.write ?? {})) {
+      const path = `/sunspec/write/${id}`;
+      if (!(id in nature.points))
+        problems.push({ path, message: `"${id}" is not a point of nature "${profile.class}"` });
+      if (write.min !== undefined && write.max !== undefined && write.min > write.max) {
+        problems.push({ path: `${path}/min`, message: "must not be greater than max" });
+      }
     }
     profile.points.forEach((point, i) => {
       const write = point.write;
@@ -96,7 +104,7 @@ function readProfile<P extends { id: string; class: string; points: { id: string
   ref: string,
   schema: TSchema,
   dirs: ProfileDirs,
-  extra: (profile: P, problems: Problem[]) => void,
+  extra: (profile: P, problems: Problem[], nature: Nature) => void,
 ): { profile: P; nature: Nature; file: string } {
   const file = join(dirs.profiles, `${ref}.yaml`);
   const fail = (problems: Problem[]) =>
@@ -137,7 +145,7 @@ function readProfile<P extends { id: string; class: string; points: { id: string
       problems.push({ path: `${path}/id`, message: `"${point.id}" is not a point of nature "${profile.class}"` });
     }
   });
-  extra(profile, problems);
+  extra(profile, problems, nature);
   if (problems.length > 0) throw fail(problems);
   return { profile, nature, file };
 }

@@ -85,7 +85,14 @@ export const ProfileSchema = Type.Object(
      */
     sunspec: Type.Optional(
       Type.Object(
-        { bases: Type.Array(Address, { minItems: 1, default: [40000, 0, 50000] }) },
+        {
+          bases: Type.Array(Address, { minItems: 1, default: [40000, 0, 50000] }),
+          /**
+           * Discovered points that may be written, by canonical point id (e.g. `power_limit_pct`
+           * of model 123), with their bounds; the address comes from discovery.
+           */
+          write: Type.Optional(Type.Record(Type.String({ pattern: "^[a-z][a-z0-9_]*$" }), PointWriteSchema)),
+        },
         { additionalProperties: false },
       ),
     ),

@@ -597,6 +597,14 @@ const ERRORS: Record<string, { de: string; en: string }> = {
     de: "Der zurückgelesene Wert weicht vom geschriebenen ab.",
     en: "The value read back differs from the value written.",
   },
+  EDGE_ERR_PUBLISH_REFUSED: {
+    de: "Berechneter Messwert eines Flows abgelehnt (Gerätename muss mit virtual. beginnen, Wert muss eine Zahl sein).",
+    en: "A flow's computed reading was refused (the device id must start with virtual., the value must be a number).",
+  },
+  EDGE_ERR_NODE_RED: {
+    de: "Node-RED konnte nicht starten; Erfassung und Übertragung laufen weiter.",
+    en: "Node-RED could not start; acquisition and transfer go on.",
+  },
 };
 
 const LANG_KEY = "edge-ui-lang";
