@@ -12,10 +12,14 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { EdgeAgent } from "@steinmetz/edge";
 import { type LimitWrite, startSunSpecInverterSim } from "@steinmetz/sim";
+import mqtt from "mqtt";
 import pg from "pg";
+import pino from "pino";
 import t from "tap";
 import { stringify } from "yaml";
 import { UserStore } from "../../edge/src/http/users.js";
+import { startBroker } from "../../edge/src/mqtt/broker.js";
+import { hashPassword } from "../../edge/src/mqtt/password.js";
 import { REPO, startDatabase, startTestEdge, startTestHub, stored, tempDir, waitFor } from "../support/harness.js";
 
 /** The controller's environment for the test: a short revert timeout so the test sees it expire. */
@@ -221,6 +225,61 @@ t.test("zero export: converges below the limit, the limit is refreshed, and reve
     `reverted ${revertedAfter} ms after the last write`,
   );
   await waitFor("export back", () => sim.snapshot().gridW < -6000, 5000);
+});
+
+t.test("fault alarm: a device going into fault is published to MQTT, retained, with its code", async (t) => {
+  const broker = await startBroker({
+    host: "127.0.0.1",
+    port: 0,
+    users: [{ username: "alarms", passwordHash: hashPassword("alarm password") }],
+    log: pino({ level: "silent" }),
+  });
+  t.teardown(() => broker.close());
+  const flow = example("fault-alarm-mqtt").map((node) =>
+    node.type === "mqtt-broker"
+      ? { ...node, port: String(broker.port), credentials: { user: "alarms", password: "alarm password" } }
+      : node,
+  );
+  const installer = await bearer("installer", "installer-password");
+  t.equal((await deploy(installer, [...flow, ...example("house-consumption")])).status, 204);
+
+  const { version, config } = edge.deps.config.current() as {
+    version: number;
+    config: { connections: Record<string, unknown>[]; devices: Record<string, unknown>[] };
+  };
+  const dead = {
+    ...config,
+    connections: [...config.connections, { id: "dead", type: "tcp", host: "127.0.0.1", port: 1, timeoutMs: 300 }],
+    devices: [...config.devices, { id: "dead-meter", connection: "dead", profile: "meter/sunspec-meter-tcp" }],
+  };
+  await edge.deps.config.apply(dead, { baseVersion: version, author: "test" });
+  t.teardown(async () => {
+    const now = edge.deps.config.current().version;
+    await edge.deps.config.apply(config, { baseVersion: now, author: "test" });
+  });
+  await waitFor("the device in fault", () =>
+    edge.status().devices.some((d) => d.id === "dead-meter" && d.state.status === "fault"),
+  );
+
+  // Retained: a subscriber connecting after the fault still gets the device's latest state.
+  const subscriber = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+    username: "alarms",
+    password: "alarm password",
+  });
+  t.teardown(() => subscriber.endAsync());
+  const alarm = new Promise<{ topic: string; payload: Record<string, unknown> }>((resolve) =>
+    subscriber.on("message", (topic, payload) => {
+      const alarm = JSON.parse(payload.toString()) as Record<string, unknown>;
+      // The device's first state (unknown) may come first; the fault follows.
+      if (topic.endsWith("/dead-meter") && alarm.state === "fault") resolve({ topic, payload: alarm });
+    }),
+  );
+  await subscriber.subscribeAsync("steinmetz/alarm/#");
+  const got = await Promise.race([alarm, sleep(10_000).then(() => null)]);
+  t.ok(got, "the alarm arrived");
+  t.equal(got?.topic, "steinmetz/alarm/dead-meter");
+  t.match(got?.payload, { device: "dead-meter", state: "fault", code: "EDGE_ERR_MODBUS_CONNECT" });
+  t.type(got?.payload.message, "string");
 });
 
 t.test("computed house consumption reaches the hub exactly once", async (t) => {
