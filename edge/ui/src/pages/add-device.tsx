@@ -7,7 +7,8 @@ import { api, ifMatch } from "../api.js";
 import { navigate } from "../app.js";
 import { ErrorBox, Field, ReadOnlyNote, Select, splitProblems } from "../components/form.js";
 import { ProfilePicker } from "../components/profile-picker.js";
-import { formatNumber, plainValue } from "../format.js";
+import { ValuesTable } from "../components/values-table.js";
+import { formatNumber } from "../format.js";
 import { usePoll } from "../hooks.js";
 import { t, tx } from "../i18n.js";
 import type {
@@ -21,7 +22,6 @@ import type {
   TestReadResult,
   User,
 } from "../types.js";
-import { PointName } from "./dashboard.js";
 
 type ConnType = ConnectionConfig["type"];
 type Parity = "none" | "even" | "odd";
@@ -60,42 +60,6 @@ export function parseUnitIds(text: string): number[] | null {
     for (let u = from; u <= to; u++) if (!ids.includes(u)) ids.push(u);
   }
   return ids.length > 0 && ids.length <= 256 ? ids : null;
-}
-
-function ValuesTable({ result }: { result: TestReadResult }) {
-  return (
-    <div class="table-scroll">
-      <table class="values" data-testid="test-read-values">
-        <thead>
-          <tr>
-            <th scope="col">{t("point")}</th>
-            <th scope="col" class="num">
-              {t("value")}
-            </th>
-            <th scope="col">{t("unit")}</th>
-            <th scope="col">{t("quality")}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {result.values.map((v) => (
-            <tr key={v.point} class={v.quality === "good" ? undefined : "bad-quality"}>
-              <th scope="row">
-                <PointName point={v.point} />
-              </th>
-              <td class="num" data-testid={`test-value-${v.point}`}>
-                {plainValue(v.value)}
-              </td>
-              <td>{v.unit}</td>
-              <td data-quality={v.quality}>
-                {v.quality !== "good" && <span aria-hidden="true">⚠ </span>}
-                {tx(`q.${v.quality}`, v.quality)}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
 }
 
 /** The wizard page (installers; a viewer sees it read-only). */
@@ -734,7 +698,11 @@ export function AddDevicePage({ user }: { user: User }) {
                       req: test.requests ?? 0,
                     })}
               </p>
-              <ValuesTable result={test} />
+              <ValuesTable
+                testId="test-read-values"
+                cellTestId={(point) => `test-value-${point}`}
+                values={test.values}
+              />
             </>
           )}
         </fieldset>

@@ -1,15 +1,10 @@
 /** Live view: the power flow and the current values of every device. */
 import { PowerFlow } from "../components/power-flow.js";
-import { formatTime, plainValue } from "../format.js";
+import { ValuesTable } from "../components/values-table.js";
+import { formatTime } from "../format.js";
 import { useLive } from "../hooks.js";
 import { t, tx } from "../i18n.js";
 import type { LiveSnapshot } from "../types.js";
-
-/** A point name that may wrap after its underscores on narrow screens. */
-export function PointName({ point }: { point: string }) {
-  const parts = point.split("_");
-  return <>{parts.map((part, i) => (i < parts.length - 1 ? [part, "_", <wbr key={`w${i}`} />] : part))}</>;
-}
 
 /** The live status line: live with the snapshot's time, waiting, or reconnecting. */
 export function LiveIndicator({ connected, ts }: { connected: boolean; ts: number | null }) {
@@ -50,43 +45,7 @@ function DeviceValues({ device }: { device: LiveSnapshot["devices"][number] }) {
       <p class="muted">
         {tx(`c.${device.class}`, device.class)} · <code>{device.profile}</code>
       </p>
-      <div class="table-scroll">
-        <table class="values">
-          <thead>
-            <tr>
-              <th scope="col">{t("point")}</th>
-              <th scope="col" class="num">
-                {t("value")}
-              </th>
-              <th scope="col">{t("unit")}</th>
-              <th scope="col">{t("quality")}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {device.values.map((v) => (
-              <tr key={v.point} class={v.quality === "good" ? undefined : "bad-quality"}>
-                <th scope="row">
-                  <PointName point={v.point} />
-                </th>
-                <td class="num" data-testid={`value-${device.id}-${v.point}`}>
-                  {plainValue(v.value)}
-                </td>
-                <td>{v.unit}</td>
-                <td data-quality={v.quality}>
-                  {v.quality === "good" ? (
-                    tx("q.good", "good")
-                  ) : (
-                    <span class="quality-warn">
-                      <span aria-hidden="true">⚠ </span>
-                      {tx(`q.${v.quality}`, v.quality)}
-                    </span>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ValuesTable values={device.values} cellTestId={(point) => `value-${device.id}-${point}`} />
     </section>
   );
 }
