@@ -11,8 +11,7 @@ import { customerRoutes } from "./erp/customers/index.js";
 import { type HubMetrics, observePool } from "./metrics.js";
 import { enrollRoutes } from "./pki/enroll-routes.js";
 import { healthPlugin } from "./platform/health.js";
-import { idempotencyPlugin } from "./platform/idempotency.js";
-import type { ClaimOptions } from "./platform/idempotency-store.js";
+import { type IdempotencyOptions, idempotencyPlugin } from "./platform/idempotency.js";
 import { lockingPlugin } from "./platform/locking.js";
 import { registerProblemHandler } from "./platform/problem.js";
 import type { ResilienceRegistry } from "./platform/resilience.js";
@@ -33,8 +32,8 @@ export interface HubHttpDeps {
   deadLetters?: DeadLetterQueue;
   /** Breakers shown in /health. */
   resilience?: ResilienceRegistry;
-  /** How long an Idempotency-Key duplicate waits for the first request (default 5 s) and the claim lease. */
-  idempotency?: ClaimOptions;
+  /** How long an Idempotency-Key duplicate waits for the first request (default 5 s). */
+  idempotency?: Pick<IdempotencyOptions, "inFlightWaitMs">;
   /**
    * BENCHMARK ONLY (`npm run bench -- platform`; no configuration reaches it): Idempotency-Key
    * ignored, no transaction per write, If-Match optional.

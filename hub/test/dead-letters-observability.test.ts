@@ -199,8 +199,15 @@ t.test("spans: HTTP with the request id, SQL nested under it, gRPC calls", async
   const sql = finished.filter(
     (s) => s.name === "pg.query" && s.spanContext().traceId === server?.spanContext().traceId,
   );
-  t.ok(sql.length >= 3, `SQL spans in the request's trace (${sql.length})`);
-  t.ok(sql.some((s) => String(s.attributes["db.query.text"]).includes("INSERT INTO erp.customers")));
+  // the unit of work: BEGIN + audit context + INSERT in one message, then COMMIT
+  t.same(
+    sql.map((s) => String(s.attributes["db.query.text"]).split(";")[0]),
+    ["BEGIN", "COMMIT"],
+    "SQL spans in the request's trace",
+  );
+  const insert = sql.find((s) => String(s.attributes["db.query.text"]).includes("INSERT INTO erp.customers"));
+  t.ok(insert, "the INSERT has a span");
+  t.notMatch(String(insert?.attributes["db.query.text"]), "Traced GmbH", "with its values left out");
   const audit = await hub.pool.query("SELECT request_id FROM audit.records WHERE after->>'name' = 'Traced GmbH'");
   t.equal(audit.rows[0]?.request_id, requestId, "and the audit record");
   await new Promise((resolve) =>

@@ -1,8 +1,8 @@
-import type pg from "pg";
+import type { Queryable } from "../db/queryable.js";
 import type { AuditRecord } from "./schemas.js";
 
 /** Anything that runs a query. */
-export type Db = pg.Pool | pg.ClientBase;
+export type Db = Queryable;
 
 /** A record with the columns rendered as text exactly as its hash covers them. */
 export interface AuditRow {

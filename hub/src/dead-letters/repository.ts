@@ -1,9 +1,9 @@
-import type pg from "pg";
+import type { Queryable } from "../db/queryable.js";
 import { versionCondition } from "../platform/locking.js";
 import type { DeadLetter, DeadLetterSummary } from "./schemas.js";
 
 /** Anything that runs a query. */
-export type Db = pg.Pool | pg.ClientBase;
+export type Db = Queryable;
 
 interface Row {
   id: string;

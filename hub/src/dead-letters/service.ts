@@ -91,7 +91,7 @@ export class DeadLetterQueue implements DeadLetterSink {
    * meanwhile (no concurrent redrive). Success resolves it as redriven; a failure counts an attempt
    * and keeps it pending with the new error. Either way the outcome is appended to the audit trail.
    */
-  async redrive(tx: pg.ClientBase, id: number, expected: number | null, actor: string): Promise<RedriveResult> {
+  async redrive(tx: repo.Db, id: number, expected: number | null, actor: string): Promise<RedriveResult> {
     const letter = await this.pendingAt(tx, id, expected);
     const handler = this.handlers.get(letter.source);
     if (!handler) throw noRedriveHandler(letter.source);
@@ -126,7 +126,7 @@ export class DeadLetterQueue implements DeadLetterSink {
   }
 
   /** Gives a pending dead letter up (audited). */
-  async discard(tx: pg.ClientBase, id: number, expected: number | null, actor: string): Promise<DeadLetterSummary> {
+  async discard(tx: repo.Db, id: number, expected: number | null, actor: string): Promise<DeadLetterSummary> {
     const { payloadBytes: _p, payloadBase64: _b, payload: _j, ...before } = await this.pendingAt(tx, id, expected);
     const after = (await repo.resolveDeadLetter(tx, id, expected, "discarded", actor, false)) as DeadLetterSummary;
     await appendRecord(tx, {
@@ -146,7 +146,7 @@ export class DeadLetterQueue implements DeadLetterSink {
     return repo.countByStatus(this.pool);
   }
 
-  private async pendingAt(tx: pg.ClientBase, id: number, expected: number | null): Promise<repo.StoredDeadLetter> {
+  private async pendingAt(tx: repo.Db, id: number, expected: number | null): Promise<repo.StoredDeadLetter> {
     const letter = await repo.findDeadLetter(tx, id, true);
     if (!letter) throw deadLetterNotFound(id);
     if (expected !== null && letter.version !== expected) throw deadLetterStale(id, expected, letter.version);

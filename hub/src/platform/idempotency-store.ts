@@ -26,7 +26,7 @@ export interface IdempotentRequest {
   path: string;
 }
 
-/** Timing of claims. */
+/** Timing of claims made in their own transaction (`claimKey`, `runIdempotent`). */
 export interface ClaimOptions {
   /** How long a duplicate waits for the first request to finish before 409 (default 5000 ms). */
   inFlightWaitMs?: number;
@@ -136,63 +136,6 @@ export async function completeKey(
       "HUB_ERR_IDEMPOTENCY_IN_FLIGHT",
       "the claim on this Idempotency-Key expired and another request took it over; this one changed nothing",
     );
-  }
-}
-
-/**
- * The fast path of a new key, in one round trip on the request's dedicated client: claims the key
- * in its own transaction (committed without waiting for the WAL flush: should it be lost in a
- * crash, nothing that depends on it can have committed, as the handler's transaction commits
- * later and flushes it), then begins the handler's transaction with `beginSql` (BEGIN + audit
- * context). Returns the claim token, or undefined (no transaction open) when the key exists:
- * then `claimKey` sorts out replay, mismatch, waiting or takeover.
- */
-export async function claimNewKeyAndBegin(
-  client: pg.ClientBase,
-  req: IdempotentRequest,
-  beginSql: string,
-  leaseMs = 60_000,
-): Promise<string | undefined> {
-  const token = randomUUID();
-  const lit = (v: string) => client.escapeLiteral(v);
-  const results = (await client.query(
-    `BEGIN; SET LOCAL synchronous_commit = off;
-     INSERT INTO ops.idempotency_keys (principal_id, key, fingerprint, method, path, claim_token, lease_until)
-     VALUES (${lit(req.principalId)}, ${lit(req.key)}, ${lit(req.fingerprint)}, ${lit(req.method)}, ${lit(req.path)},
-             ${lit(token)}, now() + ${Math.round(leaseMs)} * interval '1 millisecond')
-     ON CONFLICT (principal_id, key) DO NOTHING;
-     COMMIT; ${beginSql}`,
-  )) as unknown as pg.QueryResult[];
-  if (results[2]?.rowCount === 1) return token;
-  await client.query("ROLLBACK");
-  return undefined;
-}
-
-/**
- * `completeKey` and COMMIT in one round trip on the handler's transaction. Throws
- * HUB_ERR_IDEMPOTENCY_IN_FLIGHT (transaction aborted: roll back) when the claim was taken over.
- */
-export async function completeKeyAndCommit(
-  client: pg.ClientBase,
-  req: Pick<IdempotentRequest, "principalId" | "key">,
-  token: string,
-  response: StoredResponse,
-): Promise<void> {
-  const lit = (v: string) => client.escapeLiteral(v);
-  try {
-    await client.query(
-      `SELECT ops.complete_idempotency_key(${lit(req.principalId)}, ${lit(req.key)}, ${lit(token)}, ${Math.trunc(response.status)},
-         ${lit(JSON.stringify(response.headers))}, ${response.body === null ? "NULL" : lit(response.body)}); COMMIT`,
-    );
-  } catch (err) {
-    if ((err as { code?: string }).code === "SZ409") {
-      throw hubError(
-        "HUB_ERR_IDEMPOTENCY_IN_FLIGHT",
-        "the claim on this Idempotency-Key expired and another request took it over; this one changed nothing",
-        err,
-      );
-    }
-    throw err;
   }
 }
 

@@ -31,26 +31,21 @@ export function registerProblemHandler(app: FastifyInstance): void {
       code = "HUB_ERR_INTERNAL";
       detail = "an unexpected error occurred; see the hub log";
     }
-    const entry = HUB_ERRORS[code];
-    status ??= entry.status;
-    reply
-      .code(status)
-      .header("content-type", "application/problem+json")
-      .send({ type: "about:blank", title: entry.text, status, code, detail, instance: req.url });
+    const problem = problemOf(code, detail, req.url, status);
+    reply.code(problem.status).header("content-type", "application/problem+json").send(problem);
   });
   app.setNotFoundHandler((req, reply) => {
     reply
       .code(404)
       .header("content-type", "application/problem+json")
-      .send({
-        type: "about:blank",
-        title: HUB_ERRORS.HUB_ERR_NOT_FOUND.text,
-        status: 404,
-        code: "HUB_ERR_NOT_FOUND",
-        detail: `${req.method} ${req.url} does not exist`,
-        instance: req.url,
-      });
+      .send(problemOf("HUB_ERR_NOT_FOUND", `${req.method} ${req.url} does not exist`, req.url));
   });
+}
+
+/** The problem+json body of `code` (status from the table unless given). */
+export function problemOf(code: HubErrorCode, detail: string, instance: string, status?: number) {
+  const entry = HUB_ERRORS[code];
+  return { type: "about:blank", title: entry.text, status: status ?? entry.status, code, detail, instance };
 }
 
 /** Connection-level failures (refused, reset, server shutting down, SQLSTATE class 08). */

@@ -134,6 +134,12 @@ export async function inSpan<T>(
 type QueryFn = (...args: unknown[]) => unknown;
 
 /**
+ * A statement's text for a span: string literals (values inlined into a batch: names, e-mail
+ * addresses) replaced by `?`, at most 1000 characters.
+ */
+export const sanitizedSql = (text: string): string => text.replace(/E?'(?:[^']|'')*'/g, "?").slice(0, 1000);
+
+/**
  * A CLIENT span per SQL statement on the pool's connections, when it runs inside a traced
  * operation (no orphan spans for background work without a parent). Wraps each new client's
  * `query`, which `pool.query` also goes through.
@@ -147,7 +153,7 @@ export function traceQueries(pool: pg.Pool): void {
       if (text === undefined || !trace.getActiveSpan()) return original(...args);
       const span = tracer().startSpan("pg.query", {
         kind: SpanKind.CLIENT,
-        attributes: { "db.system": "postgresql", "db.query.text": text.slice(0, 300) },
+        attributes: { "db.system": "postgresql", "db.query.text": sanitizedSql(text) },
       });
       const end = (err?: unknown) => {
         if (err) span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });

@@ -1,9 +1,9 @@
-import type pg from "pg";
+import type { Queryable } from "../../db/queryable.js";
 import { versionCondition } from "../../platform/locking.js";
 import type { Customer, CustomerCreate, CustomerPatch } from "./schemas.js";
 
 /** Anything that runs a query: the pool, or the request's transaction. */
-export type Db = pg.Pool | pg.ClientBase;
+export type Db = Queryable;
 
 interface CustomerRow {
   id: string;
