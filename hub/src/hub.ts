@@ -3,6 +3,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 import { migrate } from "./db/migrate.js";
+import { runtimeDatabaseUrl } from "./db/runtime-role.js";
 import { DeadLetterQueue } from "./dead-letters/index.js";
 import { buildHubHttp, type HubHttpDeps } from "./http.js";
 import { ReadingStore, type ReadingStoreOptions } from "./ingest/repository.js";
@@ -18,8 +19,17 @@ import { HUB_VERSION } from "./version.js";
 
 /** How to run a hub. */
 export interface HubOptions {
-  /** PostgreSQL to use; unset starts embedded PostgreSQL under `dataDir`. */
+  /**
+   * PostgreSQL as the database owner (migrations, retention); unset starts embedded PostgreSQL
+   * under `dataDir`.
+   */
   databaseUrl?: string;
+  /**
+   * The least-privilege login role everything else runs as (a member of steinmetz_app and
+   * steinmetz_integration). Unset: provisioned by the hub when the owner may create roles; see
+   * `runtimeDatabaseUrl`.
+   */
+  appDatabaseUrl?: string;
   dataDir: string;
   httpHost?: string;
   /** 0 picks a free port. */
@@ -50,6 +60,7 @@ export interface HubOptions {
 export interface Hub {
   readonly httpUrl: string;
   readonly grpcPort: number;
+  /** The least-privilege pool the hub runs on. */
   readonly pool: pg.Pool;
   readonly store: ReadingStore;
   /** Refused data (`ops.dead_letters`) and its redrive handlers. */
@@ -77,17 +88,33 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     embedded = await startEmbeddedPostgres(options.dataDir, log);
     databaseUrl = embedded.url;
   }
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5000 });
-  // The error carries its pg client; log what helps, not the client's internals.
-  pool.on("error", (err) =>
-    log.warn({ code: (err as { code?: string }).code, reason: err.message }, "idle PostgreSQL connection failed"),
-  );
-  traceQueries(pool);
+  const pools: pg.Pool[] = [];
+  const newPool = (connectionString: string, max: number) => {
+    const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5000 });
+    pools.push(pool);
+    // The error carries its pg client; log what helps, not the client's internals.
+    pool.on("error", (err) =>
+      log.warn({ code: (err as { code?: string }).code, reason: err.message }, "idle PostgreSQL connection failed"),
+    );
+    traceQueries(pool);
+    return pool;
+  };
+  // The owner's pool migrates and runs the hourly maintenance; everything else runs on `runtime`.
+  const owner = newPool(databaseUrl, 2);
   const metrics = createHubMetrics();
   const resilience = new ResilienceRegistry(metrics.registry);
   try {
-    if (options.migrate !== false) await migrate(pool, log.child({ component: "migrate" }));
-    const store = new ReadingStore(pool, options.store);
+    // Migrations and the runtime role are the owner's work at start; with migrations off the
+    // operator manages both (the hub then needs HUB_APP_DATABASE_URL, or runs as the owner).
+    let runtimeUrl = options.appDatabaseUrl ?? databaseUrl;
+    if (options.migrate !== false) {
+      await migrate(owner, log.child({ component: "migrate" }));
+      runtimeUrl = await runtimeDatabaseUrl(owner, databaseUrl, log, options.appDatabaseUrl);
+    } else if (!options.appDatabaseUrl)
+      log.warn("the hub runs as the database owner (migrations off, no HUB_APP_DATABASE_URL)");
+    const runtime = newPool(runtimeUrl, 10);
+    const store = new ReadingStore(runtime, options.store);
+    const ownerStore = new ReadingStore(owner, options.store);
     // Background jobs against PostgreSQL go through one breaker (retries with backoff and jitter).
     const maintenancePolicy = resilience.policy("postgresql-maintenance", {
       retries: 3,
@@ -99,13 +126,15 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     });
     const maintain = async () => {
       try {
-        await maintenancePolicy.execute(() => store.createPartitionsAhead());
+        await maintenancePolicy.execute(() => ownerStore.createPartitionsAhead());
         if (options.retention) {
           const retention = options.retention;
-          const handled = await maintenancePolicy.execute(() => store.applyRetention(retention.days, retention.action));
+          const handled = await maintenancePolicy.execute(() =>
+            ownerStore.applyRetention(retention.days, retention.action),
+          );
           if (handled.length > 0) log.info({ partitions: handled, action: retention.action }, "readings retention");
         }
-        const purged = await maintenancePolicy.execute(() => purgeIdempotencyKeys(pool));
+        const purged = await maintenancePolicy.execute(() => purgeIdempotencyKeys(runtime));
         if (purged > 0) log.info({ purged }, "idempotency keys older than 24 h purged");
       } catch (err) {
         log.warn({ err }, "partition maintenance failed; retrying in an hour");
@@ -114,15 +143,15 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     await maintain();
     const maintenance = setInterval(maintain, 3_600_000);
     maintenance.unref();
-    const deadLetters = new DeadLetterQueue(pool, log.child({ component: "dlq" }));
+    const deadLetters = new DeadLetterQueue(runtime, log.child({ component: "dlq" }));
     registerSyncRedrive(deadLetters, store);
     const sync = await startSyncServer(
-      { store, log: log.child({ component: "sync" }), metrics, authorize: link.authorize, deadLetters, pool },
+      { store, log: log.child({ component: "sync" }), metrics, authorize: link.authorize, deadLetters, pool: runtime },
       { host: options.grpcHost ?? "127.0.0.1", port: options.grpcPort ?? 50051 },
       link.credentials,
     );
     const http = await buildHubHttp({
-      pool,
+      pool: runtime,
       log,
       metrics,
       version: HUB_VERSION,
@@ -139,7 +168,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     return {
       httpUrl: `http://${host}:${httpPort}`,
       grpcPort: sync.port,
-      pool,
+      pool: runtime,
       store,
       deadLetters,
       resilience,
@@ -147,13 +176,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         clearInterval(maintenance);
         await sync.close();
         await http.close();
-        await pool.end();
+        for (const pool of pools) await pool.end();
         await embedded?.stop();
         log.info("hub stopped");
       },
     };
   } catch (err) {
-    await pool.end().catch(() => undefined);
+    for (const pool of pools) await pool.end().catch(() => undefined);
     await embedded?.stop();
     throw err;
   }

@@ -1,6 +1,7 @@
 /**
  * `npm run hub -- [--insecure-dev]`
- * Env: DATABASE_URL (unset: embedded PostgreSQL under HUB_DATA_DIR, default .data/hub),
+ * Env: DATABASE_URL, as the database owner (unset: embedded PostgreSQL under HUB_DATA_DIR, default
+ * .data/hub), HUB_APP_DATABASE_URL (the least-privilege role to run as; see db/runtime-role.ts),
  * HUB_HTTP_PORT (3000), HUB_GRPC_PORT (50051), HUB_HTTP_HOST / HUB_GRPC_HOST (127.0.0.1), LOG_LEVEL,
  * HUB_CLOCK_SKEW_MS (10000), HUB_READINGS_RETENTION_DAYS (unset: keep all) and
  * HUB_READINGS_RETENTION_ACTION (detach | drop).
@@ -54,6 +55,7 @@ if (tracing) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, "ex
 try {
   const hub = await startHub({
     databaseUrl,
+    appDatabaseUrl: process.env.HUB_APP_DATABASE_URL || undefined,
     dataDir,
     migrate: process.env.HUB_MIGRATE !== "off",
     auth: { secureCookie: process.env.HUB_COOKIE_SECURE === "true" },

@@ -149,3 +149,62 @@ t.test("the migration is idempotent for existing roles, and down keeps roles tha
   );
   t.equal(await attempt("analyst", "SELECT * FROM curated.t"), null, "and its grants are intact");
 });
+
+t.test("the hub runs as its own least-privilege role, provisioned at start", async (t) => {
+  const { startHub } = await import("../src/hub.js");
+  const start = (dir: string) =>
+    startHub({ databaseUrl: db.url, dataDir: join(dataDir, dir), httpPort: 0, grpcPort: 0, insecureDev: true, log });
+  const hub = await start("hub-1");
+  t.teardown(() => hub.close());
+  const who = await hub.pool.query(
+    "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+  );
+  t.same(
+    who.rows[0],
+    {
+      rolname: "steinmetz_hub_steinmetz",
+      rolsuper: false,
+      rolcreaterole: false,
+      rolcreatedb: false,
+      rolbypassrls: false,
+    },
+    "a login role of its own, without attributes",
+  );
+  const groups = await hub.pool.query(
+    `SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+     WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user) ORDER BY 1`,
+  );
+  t.same(
+    groups.rows.map((r) => r.rolname),
+    ["steinmetz_app", "steinmetz_integration"],
+    "a member of the app and integration layers only",
+  );
+  for (const sql of [
+    "DROP TABLE erp.customers",
+    "UPDATE audit.records SET actor_id = 'x'",
+    "INSERT INTO audit.chain_head VALUES (99, 0, 'x')",
+    "TRUNCATE raw.readings",
+    "CREATE TABLE erp.x (x int)",
+    "DELETE FROM ops.schema_migrations",
+    "SELECT * FROM curated.t",
+    "CREATE ROLE x",
+  ]) {
+    const client = await hub.pool.connect();
+    await client.query("BEGIN");
+    const code = await client.query(sql).then(
+      () => null,
+      (err: { code: string }) => err.code,
+    );
+    await client.query("ROLLBACK");
+    client.release();
+    t.equal(code, DENIED, `refused: ${sql}`);
+  }
+  // A second hub on the same database derives the same password: the first one's new
+  // connections still log in.
+  const second = await start("hub-2");
+  t.teardown(() => second.close());
+  const clients = await Promise.all(Array.from({ length: 10 }, () => hub.pool.connect()));
+  t.equal(hub.pool.totalCount, 10, "ten connections, new ones among them");
+  for (const client of clients) client.release();
+  t.equal((await second.pool.query("SELECT current_user AS u")).rows[0].u, "steinmetz_hub_steinmetz");
+});

@@ -192,7 +192,15 @@ t.test("partitions are created ahead; retention detaches or drops old days", asy
   const day = (ms: number) => `readings_${new Date(ms).toISOString().slice(0, 10).replaceAll("-", "")}`;
   const parts = await names();
   for (const d of [today, today + DAY, today + 2 * DAY]) t.ok(parts.includes(day(d)), `${day(d)} exists ahead`);
-  const store = new ReadingStore(hub.pool);
+  // Retention is the database owner's work: the hub's own role may not detach or drop.
+  await t.rejects(
+    new ReadingStore(hub.pool).applyRetention(30, "detach"),
+    { code: "42501" },
+    "refused to the hub's role",
+  );
+  const owner = new pg.Pool({ connectionString: db.url, max: 1 });
+  t.teardown(() => owner.end());
+  const store = new ReadingStore(owner);
   const detached = await store.applyRetention(30, "detach");
   t.same(detached, ["readings_19700102"]);
   t.notOk((await names()).includes("readings_19700102"), "no longer a partition");

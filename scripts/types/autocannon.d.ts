@@ -16,6 +16,8 @@ declare module "autocannon" {
       average: number;
       p50: number;
       p99: number;
+      /** of `requests`: how many completed */
+      total: number;
     }
     interface Result {
       requests: Histogram;
@@ -23,7 +25,11 @@ declare module "autocannon" {
       errors: number;
       timeouts: number;
       non2xx: number;
+      /** seconds */
+      duration: number;
     }
+    /** In a worker thread autocannon resolves to an encoded result: this makes it a `Result`. */
+    function aggregateResult(results: unknown[], options: Options): Result;
   }
   function autocannon(options: autocannon.Options): Promise<autocannon.Result>;
   export default autocannon;
