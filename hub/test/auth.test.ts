@@ -287,6 +287,11 @@ t.test("sessions end after the idle timeout and at their absolute expiry", async
     401,
     "7 days: ended",
   );
+  const sessions = async () => Number((await pool.query("SELECT count(*) AS n FROM auth.sessions")).rows[0].n);
+  const before = await sessions();
+  clock += 12 * 3_600_000 + 1000;
+  t.equal(await service.purgeEndedSessions(), before, "the hourly purge deletes every ended session");
+  t.equal(await sessions(), 0);
   // the role sessions of the matrix were made at the old clock: renew them
   for (const role of ROLES) users[role].session = (await service.login(users[role].email, PASSWORD)).token;
 });

@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import t from "tap";
+import { hubError } from "../src/errors.js";
 import { txOf } from "../src/platform/idempotency.js";
 import { startPlatform } from "./fixtures/platform.js";
 
@@ -15,6 +16,17 @@ const platform = await startPlatform({
     app.post("/api/v1/test/slow", { config: { permission: "customers:write", idempotent: true } }, async (req) => {
       await txOf(req).query("SELECT pg_sleep(0.8)");
       return { done: true };
+    });
+    // Writes, then refuses: the refusal is stored under the key, the write rolled back.
+    app.post("/api/v1/test/refuse", { config: { permission: "customers:write", idempotent: true } }, async (req) => {
+      await txOf(req).query("INSERT INTO erp.customers (name) VALUES ($1)", [(req.body as { name: string }).name]);
+      throw hubError("HUB_ERR_PRECONDITION_FAILED", "refused after writing");
+    });
+    // A first statement with a quote (sent after BEGIN, not with it), then a write.
+    app.post("/api/v1/test/quoted", { config: { permission: "customers:write", idempotent: true } }, async (req) => {
+      const { rows } = await txOf(req).query("SELECT 'it''s' AS v");
+      await txOf(req).query("INSERT INTO erp.customers (name) VALUES ($1)", [(req.body as { name: string }).name]);
+      return { v: rows[0]?.v };
     });
   },
 });
@@ -116,6 +128,34 @@ t.test("an error response is stored and replayed; its effect rolled back", async
   t.equal(again.body, first.body);
   const row = await pool.query("SELECT city, version FROM erp.customers WHERE id = $1", [id]);
   t.same(row.rows[0], { city: null, version: 1 }, "nothing changed");
+});
+
+t.test("a refusal after a write: rolled back to before the write, stored under the key and replayed", async (t) => {
+  const headers = { ...office, "idempotency-key": "refuse-1" };
+  const post = () =>
+    app.inject({ method: "POST", url: "/api/v1/test/refuse", headers, payload: { name: "Refused AG" } });
+  const first = await post();
+  t.equal(first.statusCode, 412);
+  const again = await post();
+  t.equal(again.statusCode, 412);
+  t.equal(again.headers["idempotency-replayed"], "true");
+  t.equal(again.body, first.body);
+  t.equal(await count("SELECT count(*) AS n FROM erp.customers WHERE name = 'Refused AG'"), 0, "nothing written");
+  t.equal(await count("SELECT count(*) AS n FROM audit.records WHERE after->>'name' = 'Refused AG'"), 0, "nor audited");
+});
+
+t.test("a first statement that is not batched with BEGIN: still one transaction, one effect", async (t) => {
+  const headers = { ...office, "idempotency-key": "quoted-1" };
+  const post = () =>
+    app.inject({ method: "POST", url: "/api/v1/test/quoted", headers, payload: { name: "Quoted KG" } });
+  const responses = await Promise.all([post(), post(), post()]);
+  t.same(
+    responses.map((r) => r.statusCode),
+    [200, 200, 200],
+  );
+  t.same(responses[0]?.json(), { v: "it's" });
+  t.equal(responses.filter((r) => r.headers["idempotency-replayed"] === "true").length, 2, "two replays");
+  t.equal(await count("SELECT count(*) AS n FROM erp.customers WHERE name = 'Quoted KG'"), 1);
 });
 
 t.test("optimistic locking: ETag, 428, 412 never overwrites, one winner of a race", async (t) => {

@@ -62,6 +62,13 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 const auth: FastifyPluginAsync<AuthPluginOptions> = async (app, options) => {
   const service = new AuthService(options.pool, options);
+  // Ended sessions go at each login and hourly, so the table holds only live ones.
+  const purge = setInterval(
+    () => service.purgeEndedSessions().catch((err) => app.log.warn({ err }, "ended sessions not purged")),
+    3_600_000,
+  );
+  purge.unref();
+  app.addHook("onClose", async () => clearInterval(purge));
   await app.register(cookie);
   app.decorate("authService", service);
   app.decorateRequest("principal", undefined);

@@ -163,8 +163,12 @@ export async function deleteSessionsOfUser(db: Db, userId: string, exceptId?: st
   await db.query("DELETE FROM auth.sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2", [userId, exceptId ?? null]);
 }
 
-export async function deleteExpiredSessions(db: Db, now: Date, idleSince: Date): Promise<void> {
-  await db.query("DELETE FROM auth.sessions WHERE expires_at <= $1 OR last_seen_at <= $2", [now, idleSince]);
+export async function deleteExpiredSessions(db: Db, now: Date, idleSince: Date): Promise<number> {
+  const { rowCount } = await db.query("DELETE FROM auth.sessions WHERE expires_at <= $1 OR last_seen_at <= $2", [
+    now,
+    idleSince,
+  ]);
+  return rowCount ?? 0;
 }
 
 export async function insertApiToken(

@@ -211,8 +211,8 @@ export class AuthService {
     const row = await repo.findUserByEmail(this.pool, email.trim().toLowerCase());
     const ok = await verifyPassword(password, row?.password_hash ?? (await dummyHash()));
     if (!row || !ok || row.disabled) throw hubError("HUB_ERR_AUTH_FAILED", "e-mail or password wrong");
+    await this.purgeEndedSessions();
     const now = this.now();
-    await repo.deleteExpiredSessions(this.pool, new Date(now), new Date(now - this.idleTimeoutMs));
     const token = secret(SESSION_PREFIX);
     const csrfToken = randomBytes(32).toString("base64url");
     const expiresAt = new Date(now + this.sessionTtlMs);
@@ -225,6 +225,12 @@ export class AuthService {
       ...meta,
     });
     return { token, csrfToken, expiresAt: expiresAt.toISOString(), user: toUser(row) };
+  }
+
+  /** Deletes sessions past their absolute expiry or idle timeout (at each login and hourly); returns how many. */
+  purgeEndedSessions(): Promise<number> {
+    const now = this.now();
+    return repo.deleteExpiredSessions(this.pool, new Date(now), new Date(now - this.idleTimeoutMs));
   }
 
   /** Who `token` (a session or an API token) belongs to; undefined when it is unknown, expired, revoked or its user disabled. */
