@@ -12,13 +12,14 @@ import type { Page } from "playwright-core";
 import t from "tap";
 import { artifactsDir, launchBrowser } from "../support/browser.js";
 import { EdgeClient } from "../support/edge-client.js";
-import { log, startDatabase, startTestHub, stored, tempDir, waitFor } from "../support/harness.js";
+import { daytimeClock, log, startDatabase, startTestHub, stored, tempDir, waitFor } from "../support/harness.js";
 
 const db = await startDatabase();
 t.teardown(() => db.stop());
 const hub = await startTestHub(db.url);
 t.teardown(() => hub.close());
-const sim = await startSunSpecInverterSim({ speed: 600, meter: true });
+// daylight for the whole test, whatever the time of the run: the live values must move
+const sim = await startSunSpecInverterSim({ speed: 60, meter: true, now: daytimeClock() });
 t.teardown(() => sim.close());
 const dir = tempDir("edge-ui");
 const edge = await startEdgeAgent({

@@ -64,6 +64,17 @@ export async function adminHeaders(databaseUrl: string): Promise<{ authorization
   }
 }
 
+/**
+ * A wall clock for the simulator (`startSunSpecInverterSim({ speed: 60, now: daytimeClock() })`)
+ * whose day starts at 10:00 CET: at 60x the sun shines and the power moves for the next six
+ * minutes of the test, whatever the time of the run.
+ */
+export function daytimeClock(): () => number {
+  const day = 86_400_000;
+  const offset = Math.floor(Date.now() / day) * day + 9 * 3_600_000 - Date.now();
+  return () => Date.now() + offset;
+}
+
 /** A hub on an existing database; grpcPort 0 picks a free port. */
 export function startTestHub(databaseUrl: string, grpcPort = 0): Promise<Hub> {
   return startHub({ databaseUrl, dataDir: tempDir("hub"), httpPort: 0, grpcPort, insecureDev: true, log });
