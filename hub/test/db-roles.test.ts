@@ -208,3 +208,23 @@ t.test("the hub runs as its own least-privilege role, provisioned at start", asy
   for (const client of clients) client.release();
   t.equal((await second.pool.query("SELECT current_user AS u")).rows[0].u, "steinmetz_hub_steinmetz");
 });
+
+t.test("HUB_APP_DATABASE_URL: the hub runs as the operator's role", async (t) => {
+  const { startHub } = await import("../src/hub.js");
+  await owner.query("CREATE ROLE t_hub_app LOGIN PASSWORD 'pw-hub-app' IN ROLE steinmetz_app, steinmetz_integration");
+  const url = new URL(db.url);
+  url.username = "t_hub_app";
+  url.password = "pw-hub-app";
+  const hub = await startHub({
+    databaseUrl: db.url,
+    appDatabaseUrl: url.toString(),
+    dataDir: join(dataDir, "hub-3"),
+    httpPort: 0,
+    grpcPort: 0,
+    insecureDev: true,
+    log,
+  });
+  t.teardown(() => hub.close());
+  t.equal((await hub.pool.query("SELECT current_user AS u")).rows[0].u, "t_hub_app");
+  t.equal((await fetch(`${hub.httpUrl}/readyz`)).status, 200, "and is ready");
+});
