@@ -177,7 +177,12 @@ t.test("zero export: converges below the limit, the limit is refreshed, and reve
     "export at or below the limit",
     () => grid.find((g) => g.seq > firstSeq && g.at > deployedAt && g.value >= -EXPORT_LIMIT_W),
     20_000,
-  )) as { seq: number; at: number };
+  ).catch((err) => {
+    // what the controller did, for whoever reads a failure
+    t.comment(`grid since the deploy: ${JSON.stringify(grid.filter((g) => g.at > deployedAt).map((g) => g.value))}`);
+    t.comment(`writes to the inverter: ${JSON.stringify(writes.slice(-20))}`);
+    throw err;
+  })) as { seq: number; at: number };
   const cycles = grid.filter((g) => g.seq > firstSeq && g.seq <= converged.seq).length;
   t.ok(cycles <= 20, `converged after ${cycles} meter readings (${converged.at - deployedAt} ms)`);
   t.comment(`converged after ${cycles} meter readings, ${converged.at - deployedAt} ms after the deploy`);
