@@ -137,7 +137,7 @@ type QueryFn = (...args: unknown[]) => unknown;
  * A statement's text for a span: string literals (values inlined into a batch: names, e-mail
  * addresses) replaced by `?`, at most 1000 characters.
  */
-export const sanitizedSql = (text: string): string => text.replace(/E?'(?:[^']|'')*'/g, "?").slice(0, 1000);
+const sanitizedSql = (text: string): string => text.replace(/E?'(?:[^']|'')*'/g, "?").slice(0, 1000);
 
 /**
  * A CLIENT span per SQL statement on the pool's connections, when it runs inside a traced

@@ -9,9 +9,6 @@ import type { IdempotentRequest, StoredResponse } from "./idempotency-store.js";
 /** What a request gets instead of running when its Idempotency-Key is another request's. */
 export type KeyOutcome = { kind: "replay"; response: StoredResponse } | { kind: "mismatch" } | { kind: "in-flight" };
 
-/** The error the handler's first statement rejects with when the key is taken; `outcome` says what to answer. */
-export type KeyTaken = Error & { code: HubErrorCode; outcome: KeyOutcome };
-
 /** SQLSTATEs raised by ops.claim_idempotency_key (migration 0008). */
 const KEY_IN_FLIGHT = "SZ409";
 const KEY_EXISTS = "SZ200";
@@ -45,7 +42,7 @@ export class UnitOfWork implements Queryable {
   #began = false;
   #ended = false;
   /** Set when the key turned out to be taken. */
-  outcome?: KeyOutcome;
+  #outcome?: KeyOutcome;
 
   constructor(
     readonly client: pg.PoolClient,
@@ -64,7 +61,7 @@ export class UnitOfWork implements Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     if (this.#ended) return Promise.reject(new Error("the request's transaction has ended"));
     if (!this.#opened) {
-      const inlined = inlineParameters(text, values, (v) => this.client.escapeLiteral(v));
+      const inlined = inlineParameters(text, values, this.#lit);
       if (inlined !== undefined) {
         const first = this.#open(inlined);
         this.#opened = first.then(
@@ -89,9 +86,9 @@ export class UnitOfWork implements Queryable {
    * when the handler ran no statement, so nothing has been done).
    */
   async finish(status: number, response: StoredResponse | undefined): Promise<KeyOutcome | undefined> {
-    if (this.#ended) return this.outcome;
+    if (this.#ended) return this.#outcome;
     await this.#opened?.catch(() => undefined);
-    if (this.outcome) return this.#end(this.outcome);
+    if (this.#outcome) return this.#end(this.#outcome);
     const store = this.key && status < 500 ? this.#storeSql(status, response) : undefined;
     if (!store) {
       if (status < 400 && this.#began) {
@@ -110,7 +107,7 @@ export class UnitOfWork implements Queryable {
           status < 400 ? `${store}; COMMIT` : `ROLLBACK TO SAVEPOINT ${SAVEPOINT}; ${store}; COMMIT`,
         );
     } catch (err) {
-      if (this.outcome) return this.#end(this.outcome);
+      if (this.#outcome) return this.#end(this.#outcome);
       await this.rollback();
       throw err;
     }
@@ -124,6 +121,8 @@ export class UnitOfWork implements Queryable {
     this.#began = false;
   }
 
+  readonly #lit = (value: string): string => this.client.escapeLiteral(value);
+
   #end(outcome: KeyOutcome | undefined): KeyOutcome | undefined {
     this.#ended = true;
     return outcome;
@@ -135,7 +134,7 @@ export class UnitOfWork implements Queryable {
    * and tries again; throws a KeyTaken error once the outcome is known.
    */
   async #open(statement?: string): Promise<pg.QueryResult | undefined> {
-    const lit = (v: string) => this.client.escapeLiteral(v);
+    const lit = this.#lit;
     const parts = [this.beginSql];
     if (this.key) {
       parts.push(
@@ -182,7 +181,7 @@ export class UnitOfWork implements Queryable {
               };
       } else if (Date.now() >= deadline) outcome = { kind: "in-flight" };
       if (outcome) {
-        this.outcome = outcome;
+        this.#outcome = outcome;
         this.onClaim(outcome.kind);
         throw keyTaken(outcome);
       }
@@ -192,7 +191,7 @@ export class UnitOfWork implements Queryable {
   }
 
   #storeSql(status: number, response: StoredResponse | undefined): string {
-    const lit = (v: string) => this.client.escapeLiteral(v);
+    const lit = this.#lit;
     const key = this.key as IdempotentRequest;
     const body = response?.body;
     return `INSERT INTO ops.idempotency_keys (principal_id, key, fingerprint, method, path, state, response_status,
@@ -203,20 +202,18 @@ export class UnitOfWork implements Queryable {
 }
 
 /** The error for `outcome`: 422 for a mismatch, else 409 (a replay's stands in for the stored response). */
-export function keyTaken(outcome: KeyOutcome): KeyTaken {
-  const err =
-    outcome.kind === "mismatch"
-      ? hubError(
-          "HUB_ERR_IDEMPOTENCY_MISMATCH",
-          "this Idempotency-Key was used for a request with another method, path or body",
-        )
-      : hubError(
-          "HUB_ERR_IDEMPOTENCY_IN_FLIGHT",
-          outcome.kind === "replay"
-            ? "this Idempotency-Key's request is done: its response is replayed"
-            : "a request with this Idempotency-Key is still being processed",
-        );
-  return Object.assign(err, { outcome });
+export function keyTaken(outcome: KeyOutcome): Error & { code: HubErrorCode } {
+  return outcome.kind === "mismatch"
+    ? hubError(
+        "HUB_ERR_IDEMPOTENCY_MISMATCH",
+        "this Idempotency-Key was used for a request with another method, path or body",
+      )
+    : hubError(
+        "HUB_ERR_IDEMPOTENCY_IN_FLIGHT",
+        outcome.kind === "replay"
+          ? "this Idempotency-Key's request is done: its response is replayed"
+          : "a request with this Idempotency-Key is still being processed",
+      );
 }
 
 /**
