@@ -14,7 +14,6 @@ import pino from "pino";
 import t from "tap";
 import { stringify } from "yaml";
 import { type EdgeAgent, startEdgeAgent } from "../src/agent.js";
-import { loadSiteFile } from "../src/config/load-site.js";
 import type { FlowReading } from "../src/node-red/flow-api.js";
 
 const require = createRequire(import.meta.url);
@@ -56,19 +55,15 @@ writeFileSync(
   siteFile,
   stringify({
     site: { name: "Node tests" },
-    connections: [
-      { id: "lan", type: "tcp", host: sim.host, port: sim.port, timeoutMs: 500 },
-      { id: "late", type: "tcp", host: "127.0.0.1", port: latePort, timeoutMs: 300 },
-    ],
+    connections: [{ id: "lan", type: "tcp", host: sim.host, port: sim.port, timeoutMs: 500 }],
     devices: [
       { id: "inverter-1", connection: "lan", profile: "inverter/sunspec-inverter-tcp", pollIntervalMs: 300 },
       { id: "grid-meter", connection: "lan", profile: "meter/sunspec-meter-tcp", pollIntervalMs: 300 },
-      { id: "late-1", connection: "late", profile: "inverter/sunspec-model103-tcp", pollIntervalMs: 300 },
     ],
   }),
 );
 const agent: EdgeAgent = await startEdgeAgent({
-  site: loadSiteFile(siteFile),
+  configFile: siteFile,
   dataDir: dir,
   insecureDev: true,
   httpPort: 0,
@@ -205,6 +200,18 @@ t.test("readings in: rate limit and on-change with deadband, on published readin
 });
 
 t.test("device status: fault with code and words, then ok when the device answers", async (t) => {
+  // The installer adds a device that is not powered yet. Added now rather than in the site file,
+  // so its reconnect backoff (up to a minute) starts with this test, not with the file's start.
+  const { version, config } = agent.deps.config.current();
+  const site = structuredClone(config) as { connections: unknown[]; devices: unknown[] };
+  site.connections.push({ id: "late", type: "tcp", host: "127.0.0.1", port: latePort, timeoutMs: 300 });
+  site.devices.push({
+    id: "late-1",
+    connection: "late",
+    profile: "inverter/sunspec-model103-tcp",
+    pollIntervalMs: 300,
+  });
+  t.same((await agent.deps.config.apply(site, { baseVersion: version, author: "test" })).applied.added, ["late-1"]);
   const out = await load(
     [
       { id: "dev", type: "steinmetz-device", device: "late-1" },
