@@ -9,7 +9,8 @@ import { type AuthPluginOptions, authPlugin } from "./auth/index.js";
 import { DeadLetterQueue, deadLetterRoutes, observeDeadLetters } from "./dead-letters/index.js";
 import { customerRoutes } from "./erp/customers/index.js";
 import { type HubMetrics, observePool } from "./metrics.js";
-import { enrollRoutes } from "./pki/enroll-routes.js";
+import { ENROLL_LIMIT, enrollRoutes } from "./pki/enroll-routes.js";
+import { SharedFailureLimiter } from "./platform/failure-limiter.js";
 import { healthPlugin } from "./platform/health.js";
 import { type IdempotencyOptions, idempotencyPlugin } from "./platform/idempotency.js";
 import { lockingPlugin } from "./platform/locking.js";
@@ -82,7 +83,11 @@ export async function buildHubHttp(deps: HubHttpDeps) {
     ...deps.idempotency,
   });
   await app.register(telemetryRoutes, { prefix: "/api/v1", pool: deps.pool });
-  await app.register(enrollRoutes, { prefix: "/api/v1", pkiDir: deps.pkiDir });
+  await app.register(enrollRoutes, {
+    prefix: "/api/v1",
+    pkiDir: deps.pkiDir,
+    limiter: new SharedFailureLimiter(deps.pool, "enroll:address", ENROLL_LIMIT),
+  });
   await app.register(customerRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(auditRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(deadLetterRoutes, { prefix: "/api/v1", pool: deps.pool, queue: deadLetters });

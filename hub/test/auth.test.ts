@@ -6,6 +6,7 @@
 import { chmodSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import Fastify from "fastify";
 import pg from "pg";
 import pino from "pino";
@@ -15,6 +16,7 @@ import { startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
 import { migrate } from "../src/db/migrate.js";
 import { buildHubHttp } from "../src/http.js";
 import { createHubMetrics } from "../src/metrics.js";
+import { purgeFailedAttempts, SharedFailureLimiter } from "../src/platform/failure-limiter.js";
 import { type Permission, ROLES, type Role } from "../src/platform/principal.js";
 
 const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
@@ -152,6 +154,65 @@ t.test("login is rate limited per e-mail and per address: 429 with Retry-After",
   for (let i = 0; i < 20; i++) await login(`x${i}@example.com`, "wrong password!", "10.0.3.1");
   t.equal((await login("technician@example.com", PASSWORD, "10.0.3.1")).statusCode, 429, "per address");
   t.equal((await login("technician@example.com", PASSWORD, "10.0.3.2")).statusCode, 200, "another address");
+});
+
+t.test("failed logins count at every hub process on the database, stored hashed", async (t) => {
+  const otherPool = new pg.Pool({ connectionString: db.url, max: 2 });
+  t.teardown(() => otherPool.end());
+  const other = await buildHubHttp({
+    pool: otherPool,
+    log,
+    metrics: createHubMetrics(),
+    version: "test",
+    pkiDir: join(dataDir, "pki"),
+  });
+  t.teardown(() => other.close());
+  const email = "accountant@example.com";
+  for (let i = 0; i < 5; i++) {
+    const via = i % 2 === 0 ? app : other;
+    const res = await via.inject({
+      method: "POST",
+      url: "/api/v1/auth/login",
+      payload: { email, password: "wrong password!" },
+      remoteAddress: `10.0.7.${i}`,
+    });
+    t.equal(res.statusCode, 401);
+  }
+  for (const [name, via] of [
+    ["this process", app],
+    ["the other process", other],
+  ] as const) {
+    const res = await via.inject({
+      method: "POST",
+      url: "/api/v1/auth/login",
+      payload: { email, password: PASSWORD },
+      remoteAddress: "10.0.7.9",
+    });
+    t.equal(res.statusCode, 429, `${name} refuses the e-mail that failed 5 times across both`);
+  }
+  const { rows } = await pool.query<{ n: number; plain: number }>(
+    `SELECT count(*)::int n, count(*) FILTER (WHERE position(convert_to($1, 'UTF8') IN key_hash) > 0)::int plain
+     FROM auth.failed_attempts WHERE scope = 'login:email' AND key_hash = sha256(convert_to($1, 'UTF8'))`,
+    [email],
+  );
+  t.same(rows[0], { n: 5, plain: 0 }, "five failures under the e-mail's SHA-256, not the e-mail");
+});
+
+t.test("SharedFailureLimiter: a sliding window per scope and key, on the database's clock; purged", async (t) => {
+  const limiter = new SharedFailureLimiter(pool, "test:window", { maxFailures: 2, windowMs: 1500 });
+  const other = new SharedFailureLimiter(pool, "test:other", { maxFailures: 2, windowMs: 1500 });
+  await limiter.failed("a");
+  t.equal(await limiter.retryAfterS("a"), 0, "one failure of two allowed");
+  await limiter.failed("a");
+  const wait = await limiter.retryAfterS("a");
+  t.ok(wait >= 1 && wait <= 2, `the first failure leaves the window within 2 s (${wait})`);
+  t.equal(await limiter.retryAfterS("b"), 0, "another key");
+  t.equal(await other.retryAfterS("a"), 0, "another scope");
+  await sleep(1600);
+  t.equal(await limiter.retryAfterS("a"), 0, "both left the window");
+  t.ok((await purgeFailedAttempts(pool, 1000)) >= 2, "failures older than a second purged");
+  const { rows } = await pool.query("SELECT 1 FROM auth.failed_attempts WHERE scope = 'test:window'");
+  t.equal(rows.length, 0);
 });
 
 t.test("cookie sessions need the CSRF token on unsafe requests; bearer requests do not", async (t) => {

@@ -22,7 +22,7 @@ import {
   secretOf,
 } from "../src/pki/enrollment.js";
 import { readRegistry } from "../src/pki/registry.js";
-import { FailureLimiter } from "../src/platform/failure-limiter.js";
+import { MemoryFailureLimiter } from "../src/platform/failure-limiter.js";
 import { registerProblemHandler } from "../src/platform/problem.js";
 
 const repoRoot = join(import.meta.dirname, "../..");
@@ -238,7 +238,7 @@ t.test("POST /api/v1/pki/enroll: answers the certificate, refuses as problem+jso
   await app.register(enrollRoutes, {
     prefix: "/api/v1",
     pkiDir,
-    limiter: new FailureLimiter({ maxFailures: 3, windowMs: 60_000 }),
+    limiter: new MemoryFailureLimiter({ maxFailures: 3, windowMs: 60_000 }),
   });
   t.teardown(() => app.close());
   const enroll = (payload: unknown, remoteAddress = "10.0.0.1") =>
@@ -281,14 +281,14 @@ t.test("POST /api/v1/pki/enroll: answers the certificate, refuses as problem+jso
   t.notMatch(logged, /PRIVATE KEY/);
 });
 
-t.test("FailureLimiter: a sliding window per key", async (t) => {
+t.test("MemoryFailureLimiter: a sliding window per key", async (t) => {
   let now = 0;
-  const limiter = new FailureLimiter({ maxFailures: 2, windowMs: 10_000 }, () => now);
-  limiter.failed("a");
+  const limiter = new MemoryFailureLimiter({ maxFailures: 2, windowMs: 10_000 }, () => now);
+  await limiter.failed("a");
   now = 4000;
-  limiter.failed("a");
-  t.equal(limiter.retryAfterS("a"), 6);
-  t.equal(limiter.retryAfterS("b"), 0);
+  await limiter.failed("a");
+  t.equal(await limiter.retryAfterS("a"), 6);
+  t.equal(await limiter.retryAfterS("b"), 0);
   now = 10_001;
-  t.equal(limiter.retryAfterS("a"), 0, "the first failure left the window");
+  t.equal(await limiter.retryAfterS("a"), 0, "the first failure left the window");
 });

@@ -15,7 +15,7 @@ import type { FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
 import type pg from "pg";
 import { hubError } from "../errors.js";
-import { FailureLimiter } from "../platform/failure-limiter.js";
+import { type FailureLimiter, purgeFailedAttempts, SharedFailureLimiter } from "../platform/failure-limiter.js";
 import type { Permission } from "../platform/principal.js";
 import { rolesAllow } from "./permissions.js";
 import { authRoutes, SESSION_COOKIE } from "./routes.js";
@@ -33,7 +33,10 @@ export interface AuthPluginOptions extends AuthServiceOptions {
   secureCookie?: boolean;
   /** Routes under these prefixes are public whatever they declare (plugins that cannot, e.g. `/api/docs`). */
   publicPrefixes?: string[];
-  /** Failed logins per client address (default 20 within 15 min) and per e-mail (5 within 15 min). */
+  /**
+   * Failed logins per client address (default 20 within 15 min) and per e-mail (5 within 15 min),
+   * counted in PostgreSQL by default, so every hub process on the database refuses alike.
+   */
   ipLimiter?: FailureLimiter;
   emailLimiter?: FailureLimiter;
 }
@@ -62,11 +65,12 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 const auth: FastifyPluginAsync<AuthPluginOptions> = async (app, options) => {
   const service = new AuthService(options.pool, options);
-  // Ended sessions go at each login and hourly, so the table holds only live ones.
-  const purge = setInterval(
-    () => service.purgeEndedSessions().catch((err) => app.log.warn({ err }, "ended sessions not purged")),
-    3_600_000,
-  );
+  // Ended sessions go at each login and hourly, so the table holds only live ones; failed
+  // attempts older than any limiter's window go hourly too.
+  const purge = setInterval(() => {
+    service.purgeEndedSessions().catch((err) => app.log.warn({ err }, "ended sessions not purged"));
+    purgeFailedAttempts(options.pool).catch((err) => app.log.warn({ err }, "old failed attempts not purged"));
+  }, 3_600_000);
   purge.unref();
   app.addHook("onClose", async () => clearInterval(purge));
   await app.register(cookie);
@@ -149,8 +153,12 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (app, options) => {
   await app.register(authRoutes, {
     prefix: "/api/v1",
     service,
-    ipLimiter: options.ipLimiter ?? new FailureLimiter({ maxFailures: 20, windowMs: 15 * 60_000 }),
-    emailLimiter: options.emailLimiter ?? new FailureLimiter({ maxFailures: 5, windowMs: 15 * 60_000 }),
+    ipLimiter:
+      options.ipLimiter ??
+      new SharedFailureLimiter(options.pool, "login:address", { maxFailures: 20, windowMs: 15 * 60_000 }),
+    emailLimiter:
+      options.emailLimiter ??
+      new SharedFailureLimiter(options.pool, "login:email", { maxFailures: 5, windowMs: 15 * 60_000 }),
     secureCookie: options.secureCookie ?? false,
   });
 };

@@ -72,7 +72,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     },
     async (req, reply) => {
       const email = req.body.email.trim().toLowerCase();
-      const wait = Math.max(ipLimiter.retryAfterS(req.ip), emailLimiter.retryAfterS(email));
+      const wait = Math.max(...(await Promise.all([ipLimiter.retryAfterS(req.ip), emailLimiter.retryAfterS(email)])));
       if (wait > 0) {
         reply.header("retry-after", String(wait));
         throw hubError("HUB_ERR_RATE_LIMITED", `too many failed logins; retry in ${wait} s`);
@@ -93,9 +93,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         return result;
       } catch (err) {
         if ((err as { code?: unknown }).code === "HUB_ERR_AUTH_FAILED") {
-          ipLimiter.failed(req.ip);
-          emailLimiter.failed(email);
           req.log.warn({ ip: req.ip }, "login refused");
+          await Promise.all([ipLimiter.failed(req.ip), emailLimiter.failed(email)]).catch((failure) =>
+            req.log.error({ err: failure }, "a failed login could not be counted"),
+          );
         }
         throw err;
       }
@@ -150,7 +151,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     async (req, reply) => {
       const userId = ownUser(req, "change a password");
       const email = req.authentication?.principal.name ?? userId;
-      const wait = emailLimiter.retryAfterS(email);
+      const wait = await emailLimiter.retryAfterS(email);
       if (wait > 0) {
         reply.header("retry-after", String(wait));
         throw hubError("HUB_ERR_RATE_LIMITED", `too many wrong passwords; retry in ${wait} s`);
@@ -163,7 +164,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
           req.authentication?.session?.id,
         );
       } catch (err) {
-        if ((err as { code?: unknown }).code === "HUB_ERR_AUTH_FAILED") emailLimiter.failed(email);
+        if ((err as { code?: unknown }).code === "HUB_ERR_AUTH_FAILED") {
+          await emailLimiter
+            .failed(email)
+            .catch((failure) => req.log.error({ err: failure }, "a wrong password could not be counted"));
+        }
         throw err;
       }
       return reply.code(204).send();

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { hubError } from "../errors.js";
-import { FailureLimiter } from "../platform/failure-limiter.js";
+import { type FailureLimit, type FailureLimiter, MemoryFailureLimiter } from "../platform/failure-limiter.js";
 import { EDGE_ID_PATTERN } from "./ca.js";
 import { redeemEnrollmentCode } from "./enrollment.js";
 
@@ -9,9 +9,12 @@ import { redeemEnrollmentCode } from "./enrollment.js";
 export interface EnrollRoutesOptions {
   /** The hub CA's directory (`$HUB_DATA_DIR/pki`). */
   pkiDir: string;
-  /** Refused codes per client address; default 10 within 15 minutes. */
+  /** Refused codes per client address (`ENROLL_LIMIT`); default: counted in this process's memory. */
   limiter?: FailureLimiter;
 }
+
+/** Refused enrollment codes a client address may send: 10 within 15 minutes. */
+export const ENROLL_LIMIT: FailureLimit = { maxFailures: 10, windowMs: 15 * 60_000 };
 
 const EnrollBody = Type.Object({
   code: Type.String({
@@ -40,7 +43,7 @@ const EnrollReply = Type.Object({
  * limited per client address (429 `HUB_ERR_RATE_LIMITED` with Retry-After).
  */
 export const enrollRoutes: FastifyPluginAsyncTypebox<EnrollRoutesOptions> = async (app, options) => {
-  const limiter = options.limiter ?? new FailureLimiter({ maxFailures: 10, windowMs: 15 * 60_000 });
+  const limiter = options.limiter ?? new MemoryFailureLimiter(ENROLL_LIMIT);
   app.post(
     "/pki/enroll",
     {
@@ -54,7 +57,7 @@ export const enrollRoutes: FastifyPluginAsyncTypebox<EnrollRoutesOptions> = asyn
       },
     },
     async (req, reply) => {
-      const wait = limiter.retryAfterS(req.ip);
+      const wait = await limiter.retryAfterS(req.ip);
       if (wait > 0) {
         reply.header("retry-after", String(wait));
         throw hubError("HUB_ERR_RATE_LIMITED", `too many refused enrollment codes from ${req.ip}; retry in ${wait} s`);
@@ -79,8 +82,10 @@ export const enrollRoutes: FastifyPluginAsyncTypebox<EnrollRoutesOptions> = asyn
         return { edgeId: issued.edgeId, cert: issued.certPem, ca: issued.caPem };
       } catch (err) {
         if ((err as { code?: unknown }).code === "HUB_ERR_ENROLL_CODE") {
-          limiter.failed(req.ip);
           req.log.warn({ ip: req.ip, reason: (err as Error).message }, "enrollment code refused");
+          await limiter
+            .failed(req.ip)
+            .catch((failure) => req.log.error({ err: failure }, "a refused enrollment code could not be counted"));
         }
         throw err;
       }
