@@ -213,6 +213,11 @@ t.test("SharedFailureLimiter: a sliding window per scope and key, on the databas
   t.ok((await purgeFailedAttempts(pool, 1000)) >= 2, "failures older than a second purged");
   const { rows } = await pool.query("SELECT 1 FROM auth.failed_attempts WHERE scope = 'test:window'");
   t.equal(rows.length, 0);
+  t.throws(
+    () => new SharedFailureLimiter(pool, "test:long", { maxFailures: 1, windowMs: 2 * 3_600_000 }),
+    RangeError,
+    "a window longer than failures are kept is refused",
+  );
 });
 
 t.test("cookie sessions need the CSRF token on unsafe requests; bearer requests do not", async (t) => {

@@ -19,6 +19,9 @@ export interface FailureLimit {
   windowMs: number;
 }
 
+/** How long failed attempts are kept in PostgreSQL: the longest window a SharedFailureLimiter may have. */
+const KEPT_MS = 3_600_000;
+
 /** Keys tracked at most by a MemoryFailureLimiter; the least recently failed is forgotten first. */
 const MAX_TRACKED = 10_000;
 
@@ -63,7 +66,9 @@ export class SharedFailureLimiter implements FailureLimiter {
     private readonly db: Queryable,
     private readonly scope: string,
     private readonly limit: FailureLimit,
-  ) {}
+  ) {
+    if (limit.windowMs > KEPT_MS) throw new RangeError(`a failure window may last at most ${KEPT_MS} ms`);
+  }
 
   async retryAfterS(key: string): Promise<number> {
     // the maxFailures-th most recent failure within the window: the key waits until it leaves
@@ -85,8 +90,8 @@ export class SharedFailureLimiter implements FailureLimiter {
   }
 }
 
-/** Deletes failed attempts older than `olderThanMs` (longer than any limiter's window); returns how many. */
-export async function purgeFailedAttempts(db: Queryable, olderThanMs = 3_600_000): Promise<number> {
+/** Deletes failed attempts older than `olderThanMs` (by default: older than any window); returns how many. */
+export async function purgeFailedAttempts(db: Queryable, olderThanMs = KEPT_MS): Promise<number> {
   const { rowCount } = await db.query(
     "DELETE FROM auth.failed_attempts WHERE at < clock_timestamp() - make_interval(secs => $1 / 1000.0)",
     [olderThanMs],
