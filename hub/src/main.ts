@@ -20,23 +20,21 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { runAuditCli } from "./audit/cli.js";
-import { runAdminCli } from "./auth/cli.js";
-import { runMigrateCli } from "./db/migrate-cli.js";
-import { startHub } from "./hub.js";
-import { runPkiCli } from "./pki/cli.js";
-import { startTracing } from "./platform/tracing.js";
 
 const dataDir = resolve(process.env.HUB_DATA_DIR ?? ".data/hub");
 const databaseUrl = process.env.DATABASE_URL || undefined;
-if (process.argv[2] === "pki") await runPkiCli(process.argv.slice(3), dataDir);
+// Each command loads only its own modules (a command starts in about a second, the server in several).
+if (process.argv[2] === "pki") await (await import("./pki/cli.js")).runPkiCli(process.argv.slice(3), dataDir);
 if (process.argv[2] === "migrate" || process.argv[2] === "admin" || process.argv[2] === "audit") {
   // Command output is on stdout; the log (embedded PostgreSQL, migrations) goes to stderr.
   const cliLog = pino({ name: "hub", level: process.env.LOG_LEVEL ?? "warn" }, pino.destination(2));
-  if (process.argv[2] === "migrate") await runMigrateCli(process.argv.slice(3), databaseUrl, dataDir, cliLog);
-  else if (process.argv[2] === "audit") await runAuditCli(process.argv.slice(3), databaseUrl, dataDir, cliLog);
-  else await runAdminCli(process.argv.slice(3), databaseUrl, dataDir, cliLog);
+  const args = [process.argv.slice(3), databaseUrl, dataDir, cliLog] as const;
+  if (process.argv[2] === "migrate") await (await import("./db/migrate-cli.js")).runMigrateCli(...args);
+  else if (process.argv[2] === "audit") await (await import("./audit/cli.js")).runAuditCli(...args);
+  else await (await import("./auth/cli.js")).runAdminCli(...args);
 }
+const { startHub } = await import("./hub.js");
+const { startTracing } = await import("./platform/tracing.js");
 
 const log = pino({ name: "hub", level: process.env.LOG_LEVEL ?? "info" });
 
@@ -49,7 +47,7 @@ try {
 }
 
 // OpenTelemetry traces over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set; off otherwise.
-const tracing = startTracing();
+const tracing = await startTracing();
 if (tracing) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, "exporting traces over OTLP");
 
 try {

@@ -19,7 +19,7 @@ import { startTracing } from "../src/platform/tracing.js";
 import { log } from "./fixtures/platform.js";
 
 const spans = new InMemorySpanExporter();
-const tracing = startTracing({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+const tracing = await startTracing({ spanProcessors: [new SimpleSpanProcessor(spans)] });
 t.teardown(() => tracing?.shutdown());
 const dataDir = mkdtempSync(join(tmpdir(), "hub-dlq-"));
 chmodSync(dataDir, 0o755);

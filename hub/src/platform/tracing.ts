@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { context, propagation, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { NodeSDK, type NodeSDKConfiguration } from "@opentelemetry/sdk-node";
+import type { NodeSDKConfiguration } from "@opentelemetry/sdk-node";
 import type { FastifyPluginAsync, FastifyRequest, RawRequestDefaultExpression } from "fastify";
 import fp from "fastify-plugin";
 import type pg from "pg";
@@ -41,11 +40,14 @@ export interface Tracing {
  * with an OTLP/HTTP exporter to `endpoint` (default: OTEL_EXPORTER_OTLP_ENDPOINT), and/or the
  * given span processors (tests: an in-memory exporter). Returns undefined when neither is given.
  */
-export function startTracing(
+export async function startTracing(
   options: { serviceName?: string; endpoint?: string; spanProcessors?: NodeSDKConfiguration["spanProcessors"] } = {},
-): Tracing | undefined {
+): Promise<Tracing | undefined> {
   const endpoint = options.endpoint ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (!endpoint && !options.spanProcessors?.length) return undefined;
+  // Loaded only when tracing is on: the SDK takes seconds to load on a small machine.
+  const { NodeSDK } = await import("@opentelemetry/sdk-node");
+  const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
   const sdk = new NodeSDK({
     serviceName: options.serviceName ?? "steinmetz-hub",
     autoDetectResources: false,
