@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type pg from "pg";
+import { inTransaction } from "../db/transaction.js";
 import { hubError } from "../errors.js";
 import { type Principal, ROLES, type Role } from "../platform/principal.js";
 import { dummyHash, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./password.js";
@@ -168,7 +169,7 @@ export class AuthService {
     if (patch.password !== undefined) checkPassword(patch.password);
     const roles = patch.roles === undefined ? undefined : checkRoles(patch.roles);
     const passwordHash = patch.password === undefined ? undefined : await hashPassword(patch.password);
-    return this.inTransaction(async (db) => {
+    return inTransaction(this.pool, async (db) => {
       const admins = await repo.lockEnabledAdmins(db);
       const losesAdmin = patch.disabled === true || (roles !== undefined && !roles.includes("admin"));
       if (losesAdmin && admins.length === 1 && admins[0] === id) {
@@ -189,7 +190,7 @@ export class AuthService {
   /** Deletes a user (with its sessions and tokens) if still at `version`; never the last enabled admin. */
   async deleteUser(id: string, version: number): Promise<void> {
     await this.getUser(id);
-    await this.inTransaction(async (db) => {
+    await inTransaction(this.pool, async (db) => {
       const admins = await repo.lockEnabledAdmins(db);
       if (admins.length === 1 && admins[0] === id)
         throw hubError("HUB_ERR_LAST_ADMIN", "this is the last enabled admin");
@@ -288,7 +289,7 @@ export class AuthService {
     if (!row || !(await verifyPassword(current, row.password_hash))) {
       throw hubError("HUB_ERR_AUTH_FAILED", "the current password is wrong");
     }
-    await this.inTransaction(async (db) => {
+    await inTransaction(this.pool, async (db) => {
       await repo.updateUser(db, userId, { passwordHash: await hashPassword(next) });
       await repo.deleteSessionsOfUser(db, userId, keepSessionId);
     });
@@ -329,20 +330,5 @@ export class AuthService {
     if (!row || (userId !== undefined && row.user_id !== userId))
       throw hubError("HUB_ERR_NOT_FOUND", `no token ${tokenId}`);
     await repo.revokeApiToken(this.pool, tokenId, new Date(this.now()));
-  }
-
-  private async inTransaction<T>(work: (db: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      const result = await work(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
   }
 }

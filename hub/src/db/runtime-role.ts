@@ -1,6 +1,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import type pg from "pg";
 import type { Logger } from "pino";
+import { inTransaction } from "./transaction.js";
 
 /** The group roles of migration 0003 the hub's runtime connection needs: ERP/platform and ingest. */
 export const RUNTIME_GROUPS = ["steinmetz_app", "steinmetz_integration"] as const;
@@ -37,11 +38,9 @@ export async function runtimeDatabaseUrl(
   }
   const role = `steinmetz_hub_${database.toLowerCase().replace(/[^a-z0-9_]/g, "_")}`.slice(0, 63);
   const password = createHmac("sha256", ownerPassword).update(`steinmetz-hub-runtime-role:${role}`).digest("hex");
-  const client = await owner.connect();
-  try {
+  await inTransaction(owner, async (client) => {
     const id = client.escapeIdentifier(role);
     const verifier = client.escapeLiteral(scramVerifier(password));
-    await client.query("BEGIN");
     // role names are global to the cluster: one hub at a time (re)makes it
     await client.query("SELECT pg_advisory_xact_lock(hashtext('steinmetz.runtime-role'))");
     const exists = (await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount === 1;
@@ -49,13 +48,7 @@ export async function runtimeDatabaseUrl(
       `${exists ? "ALTER" : "CREATE"} ROLE ${id} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${verifier}`,
     );
     await client.query(`GRANT ${RUNTIME_GROUPS.join(", ")} TO ${id}`);
-    await client.query("COMMIT");
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
   url.username = role;
   url.password = password;
   log.info({ role }, "the hub runs as its least-privilege database role");

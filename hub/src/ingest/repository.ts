@@ -16,6 +16,7 @@ import {
 } from "@steinmetz/proto";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
+import { inTransaction } from "../db/transaction.js";
 
 /** Result of storing one batch. */
 export interface StoredBatch {
@@ -127,9 +128,7 @@ export class ReadingStore {
     await this.ensurePartitions(cols.ts);
     // Built before the lock is taken, assuming no duplicates (the common case); rebuilt if some are.
     let copy = copyBinary(cols, seriesIds);
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
+    return inTransaction(this.pool, async (client) => {
       const row = await lockEdge(client, edgeId);
       const committed = parseMultirange(row.committed);
       const fresh: number[] = [];
@@ -154,23 +153,15 @@ export class ReadingStore {
          WHERE edge_id = $1`,
         [edgeId, formatMultirange(runs), committedSeq],
       );
-      await client.query("COMMIT");
       return { inserted, duplicates: cols.seq.length - inserted, committedSeq };
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Stores gap records the edge reported (idempotent) and adds them to the edge's gaps. */
   async storeGaps(edgeId: string, gaps: readonly Gap[]): Promise<void> {
     if (gaps.length === 0) return;
     await this.ensureEdge(edgeId);
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
+    await inTransaction(this.pool, async (client) => {
       const row = await lockEdge(client, edgeId);
       const ts = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
       await client.query(
@@ -197,13 +188,7 @@ export class ReadingStore {
         "UPDATE raw.edges SET gaps = gaps + $2::int8multirange, committed_seq = $3, last_seen_at = now() WHERE edge_id = $1",
         [edgeId, formatMultirange(ranges), committedSeq],
       );
-      await client.query("COMMIT");
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Creates the day partitions from today to `daysAhead` days ahead (run at start and hourly). */

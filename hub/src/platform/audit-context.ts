@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { inTransaction } from "../db/transaction.js";
 
 /**
  * Who writes, and why: what the audit trigger (migration 0006) records with every change. Set
@@ -32,14 +33,9 @@ export async function setAuditContext(client: pg.ClientBase, ctx: AuditContext):
 }
 
 /**
- * `BEGIN` and the audit context in one round trip (simple query protocol, values escaped by the
- * driver), for the per-request transaction.
+ * `BEGIN` and the audit context as one simple-protocol text (values escaped by the driver), to
+ * send in one round trip, alone or together with other statements.
  */
-export async function beginWithAuditContext(client: pg.ClientBase, ctx: AuditContext): Promise<void> {
-  await client.query(beginWithAuditContextSql(client, ctx));
-}
-
-/** The SQL of `beginWithAuditContext` (to send it together with other statements). */
 export function beginWithAuditContextSql(client: pg.ClientBase, ctx: AuditContext): string {
   const values = paramsOf(ctx).map((v) => client.escapeLiteral(v));
   // one pass, so a value containing "$2" is never substituted again
@@ -47,21 +43,10 @@ export function beginWithAuditContextSql(client: pg.ClientBase, ctx: AuditContex
 }
 
 /** Runs `fn` in a transaction on a pooled client with the audit context set; commits or rolls back. */
-export async function inAuditedTransaction<T>(
+export function inAuditedTransaction<T>(
   pool: pg.Pool,
   ctx: AuditContext,
   fn: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await beginWithAuditContext(client, ctx);
-    const result = await fn(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  return inTransaction(pool, fn, (client) => beginWithAuditContextSql(client, ctx));
 }
