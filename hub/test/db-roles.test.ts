@@ -188,6 +188,7 @@ t.test("the hub runs as its own least-privilege role, provisioned at start", asy
     "DELETE FROM ops.schema_migrations",
     "SELECT * FROM curated.t",
     "CREATE ROLE x",
+    "UPDATE auth.failed_attempts SET at = now()",
   ]) {
     const client = await hub.pool.connect();
     await client.query("BEGIN");
@@ -199,6 +200,19 @@ t.test("the hub runs as its own least-privilege role, provisioned at start", asy
     client.release();
     t.equal(code, DENIED, `refused: ${sql}`);
   }
+  // What the runtime role does write: a failed login is counted (auth.failed_attempts).
+  const before = (await owner.query("SELECT count(*)::int n FROM auth.failed_attempts")).rows[0].n;
+  const refused = await fetch(`${hub.httpUrl}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: "nobody@example.com", password: "not the password" }),
+  });
+  t.equal(refused.status, 401);
+  t.equal(
+    (await owner.query("SELECT count(*)::int n FROM auth.failed_attempts")).rows[0].n,
+    before + 2,
+    "the failed login counted per address and per e-mail",
+  );
   // A second hub on the same database derives the same password: the first one's new
   // connections still log in.
   const second = await start("hub-2");
