@@ -10,7 +10,7 @@ import {
   parseIdempotencyKey,
   type StoredResponse,
 } from "./idempotency-store.js";
-import { problemOf } from "./problem.js";
+import { isDatabaseUnavailable, problemOf } from "./problem.js";
 import { type KeyOutcome, keyTaken, UnitOfWork } from "./unit-of-work.js";
 
 declare module "fastify" {
@@ -121,7 +121,7 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (app, options)
     try {
       outcome = await unit.finish(status, unit.keyed ? stored(reply, payload) : undefined);
     } catch (err) {
-      unit.client.release(isConnectionError(err));
+      unit.client.release(isDatabaseUnavailable(err));
       throw err;
     }
     unit.client.release();
@@ -148,7 +148,7 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (app, options)
     req[kUnit] = undefined;
     if (!(unit instanceof UnitOfWork)) return unit.release();
     const err = await unit.rollback().catch((e: unknown) => e);
-    unit.client.release(err !== undefined && isConnectionError(err));
+    unit.client.release(err !== undefined && isDatabaseUnavailable(err));
   });
 };
 
@@ -163,12 +163,6 @@ function stored(reply: FastifyReply, payload: unknown): StoredResponse | undefin
   if (body === undefined) reply.log.warn("streamed response: stored for Idempotency-Key replay without its body");
   return { status: reply.statusCode, headers, body: body ?? null };
 }
-
-/** A client whose connection broke is destroyed instead of returned to the pool. */
-const isConnectionError = (err: unknown) => {
-  const code = (err as { code?: string }).code ?? "";
-  return ["ECONNRESET", "ECONNREFUSED", "EPIPE", "57P01"].includes(code) || code.startsWith("08");
-};
 
 function headerText(value: string | string[] | undefined): string | undefined {
   const text = Array.isArray(value) ? value.join(", ") : value;

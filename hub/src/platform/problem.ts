@@ -48,8 +48,14 @@ export function problemOf(code: HubErrorCode, detail: string, instance: string, 
   return { type: "about:blank", title: entry.text, status: status ?? entry.status, code, detail, instance };
 }
 
-/** Connection-level failures (refused, reset, server shutting down, SQLSTATE class 08). */
-function isDatabaseUnavailable(error: { code?: string }): boolean {
-  const code = error.code ?? "";
-  return ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P02", "57P03"].includes(code) || code.startsWith("08");
+/**
+ * Connection-level failures (refused, reset, broken pipe, server shutting down, SQLSTATE class
+ * 08): the database is unavailable, and a client that saw one is not given back to the pool.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: string } | undefined)?.code ?? "";
+  return (
+    ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "57P01", "57P02", "57P03"].includes(code) ||
+    code.startsWith("08")
+  );
 }
