@@ -83,6 +83,7 @@ export const HUB_ERRORS = {
     retryable: true,
     text: "calls to a failing dependency are suspended for a while (circuit breaker open)",
   },
+  HUB_ERR_SHUTTING_DOWN: { status: 503, retryable: true, text: "the hub is stopping" },
 } as const;
 
 /** One of the codes in `HUB_ERRORS`. */

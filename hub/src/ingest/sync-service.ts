@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   type handleBidiStreamingCall,
   type handleUnaryCall,
@@ -69,7 +70,14 @@ function grpcError(code: status, details: string): ServerErrorResponse {
  * is read with backpressure, so a slow PostgreSQL slows the edge instead of filling memory) and
  * writes each ack only after the batch's transaction committed.
  */
-export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<unknown>>) {
+/** What the server tracks of its calls for shutting down: stores in progress, open upload streams. */
+interface InFlight {
+  stores: Set<Promise<unknown>>;
+  /** Ends an open upload stream with a status (it then closes like any finished call). */
+  streams: Set<(error: ServerErrorResponse) => void>;
+}
+
+export function createSyncHandlers(deps: SyncServiceDeps, inflight: InFlight) {
   const { store, log, metrics } = deps;
   /** Edges whose clock the last hello found skewed (for the gauge and to log transitions once). */
   const skewed = new Set<string>();
@@ -164,6 +172,12 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
       failed = true;
       if (!call.destroyed) call.emit("error", err);
     };
+    const endAtShutdown = (err: ServerErrorResponse) => {
+      if (!failed) fail(err);
+    };
+    inflight.streams.add(endAtShutdown);
+    const forget = () => inflight.streams.delete(endAtShutdown);
+    for (const event of ["close", "finish", "cancelled"]) call.once(event, forget);
     const decode = (request: UploadRequest): { batchId: number; cols: BatchColumns } | null => {
       const batch = request.batch;
       try {
@@ -224,8 +238,8 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: Set<Promise<
         }
       });
       chain = step;
-      inflight.add(step);
-      void step.finally(() => inflight.delete(step));
+      inflight.stores.add(step);
+      void step.finally(() => inflight.stores.delete(step));
     });
     call.on("end", () => {
       void chain.then(() => {
@@ -311,7 +325,7 @@ export async function startSyncServer(
   credentials: ServerCredentials,
 ): Promise<SyncServer> {
   const server = new Server({ "grpc.max_receive_message_length": MAX_MESSAGE_BYTES });
-  const inflight = new Set<Promise<unknown>>();
+  const inflight: InFlight = { stores: new Set(), streams: new Set() };
   server.addService(EdgeSyncServiceService, createSyncHandlers(deps, inflight));
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${address.host}:${address.port}`, credentials, (err, bound) =>
@@ -321,19 +335,19 @@ export async function startSyncServer(
   return {
     port,
     async close() {
-      // Give streams a moment to finish what they are storing, then cut them; unacked batches
-      // are resent by the edges and absorbed as duplicates.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 1000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      await Promise.allSettled([...inflight]);
+      // No new calls; give streams a moment to finish what they are storing, then end the open
+      // upload streams with UNAVAILABLE (the edges reconnect; unacked batches are resent and
+      // absorbed as duplicates), and cut the connections only after that. Cutting a connection
+      // under an open stream can leave a Node 20 HTTP/2 client (the edge) spinning in
+      // nghttp2 as it resets the stream.
+      const shutdown = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      const within = (ms: number) => Promise.race([shutdown, sleep(ms)]);
+      await within(1000);
+      const unavailable = grpcError(status.UNAVAILABLE, "HUB_ERR_SHUTTING_DOWN: the hub is stopping; reconnect");
+      for (const end of inflight.streams) end(unavailable);
+      await Promise.allSettled([...inflight.stores]);
+      await within(1000);
+      server.forceShutdown();
     },
   };
 }
