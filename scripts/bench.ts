@@ -5,6 +5,7 @@
 import { benchBufferIngest } from "../edge/bench/buffer-ingest.js";
 import { benchRequestPlan } from "../edge/bench/request-plan.js";
 import { benchSiteLoad } from "../edge/bench/site-load.js";
+import { benchAudit } from "./bench-audit.js";
 import { benchPlatform } from "./bench-platform.js";
 import { benchSync } from "./bench-sync.js";
 import { benchUi } from "./bench-ui.js";
@@ -29,7 +30,7 @@ const print = (r: Result, baselineName: string) => {
     `${r.name}: ${fmt(r.value)} vs ${baselineName} ${fmt(r.baseline)} -> ratio ${r.ratio.toFixed(2)}${verdict}\n`,
   );
 };
-/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site, ui, platform). */
+/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site, ui, platform, audit). */
 const only = process.argv[2];
 const selected = (name: string) => !only || name.includes(only);
 
@@ -110,6 +111,26 @@ if (selected("platform")) {
       `  CPU per request: on ${cpu(on)}, off ${cpu(off)}`,
       `  fixed ${r.fixedRate.rate} requests/s with all three on: ${r.fixedRate.requestsPerSecond.toFixed(0)} req/s served, p50 ${ms(r.fixedRate.p50)}, p99 ${ms(r.fixedRate.p99)} (target p99 <= 25 ms: ${met(r.fixedRate.p99 <= 25)}); non-2xx ${r.fixedRate.non2xx}; CPU per request ${cpu(r.fixedRate)}`,
       `  audit trail after the runs: ${r.auditRecords} records, hash chains intact: ${r.chainIntact}${r.chainBroken ? ` (${r.chainBroken})` : ""}`,
+      "",
+    ].join("\n"),
+  );
+}
+if (selected("audit")) {
+  const r = await benchAudit();
+  const ms = (n: number) => `${n.toFixed(3)} ms`;
+  print(
+    {
+      name: "audit trigger per UPDATE on PostgreSQL 18, one connection (microseconds)",
+      value: r.pg18.cost * 1000,
+      baseline: r.pg18Before.cost * 1000,
+      ratio: r.pg18.cost / r.pg18Before.cost,
+    },
+    "0008's append (RETURNING old.*, PostgreSQL 18 only)",
+  );
+  process.stdout.write(
+    [
+      `  PostgreSQL 18: UPDATE ${ms(r.pg18.on)} with the trigger, ${ms(r.pg18.off)} without; 0008's append: ${ms(r.pg18Before.on)} / ${ms(r.pg18Before.off)}`,
+      `  PostgreSQL 15: trigger ${ms(r.pg15.cost)} per UPDATE (UPDATE ${ms(r.pg15.on)} with, ${ms(r.pg15.off)} without)`,
       "",
     ].join("\n"),
   );

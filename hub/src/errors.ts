@@ -16,6 +16,11 @@ export const HUB_ERRORS = {
     retryable: false,
     text: "an applied migration has no down file (or no file at all): it cannot be rolled back",
   },
+  HUB_ERR_POSTGRES_VERSION: {
+    status: 500,
+    retryable: false,
+    text: "the PostgreSQL server's major version is not supported (15 to 18 are)",
+  },
   HUB_ERR_AUTH_REQUIRED: { status: 401, retryable: false, text: "the request needs a session or an API token" },
   HUB_ERR_AUTH_FAILED: { status: 401, retryable: false, text: "e-mail or password wrong" },
   HUB_ERR_FORBIDDEN: { status: 403, retryable: false, text: "the caller's roles do not allow this" },

@@ -3,6 +3,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 import { migrate } from "./db/migrate.js";
+import { assertSupportedPostgres } from "./db/postgres-version.js";
 import { runtimeDatabaseUrl } from "./db/runtime-role.js";
 import { DeadLetterQueue } from "./dead-letters/index.js";
 import { buildHubHttp, type HubHttpDeps } from "./http.js";
@@ -106,12 +107,20 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   try {
     // Migrations and the runtime role are the owner's work at start; with migrations off the
     // operator manages both (the hub then needs HUB_APP_DATABASE_URL, or runs as the owner).
+    // An unsupported PostgreSQL is refused before anything is written (migrate checks it first);
+    // with migrations off an unreachable one does not stop the start (/readyz checks it).
     let runtimeUrl = options.appDatabaseUrl ?? databaseUrl;
     if (options.migrate !== false) {
       await migrate(owner, log.child({ component: "migrate" }));
       runtimeUrl = await runtimeDatabaseUrl(owner, databaseUrl, log, options.appDatabaseUrl);
-    } else if (!options.appDatabaseUrl)
-      log.warn("the hub runs as the database owner (migrations off, no HUB_APP_DATABASE_URL)");
+    } else {
+      await assertSupportedPostgres(owner).catch((err) => {
+        if (err.code === "HUB_ERR_POSTGRES_VERSION") throw err;
+        log.warn({ err }, "PostgreSQL is unreachable; the hub starts not ready");
+      });
+      if (!options.appDatabaseUrl)
+        log.warn("the hub runs as the database owner (migrations off, no HUB_APP_DATABASE_URL)");
+    }
     const runtime = newPool(runtimeUrl, 10);
     const store = new ReadingStore(runtime, options.store);
     const ownerStore = new ReadingStore(owner, options.store);

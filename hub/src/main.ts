@@ -83,6 +83,11 @@ try {
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
 } catch (err) {
+  // An unsupported PostgreSQL is the operator's to fix: one line, nothing else (exit 2).
+  if ((err as { code?: string }).code === "HUB_ERR_POSTGRES_VERSION") {
+    process.stderr.write(`hub: ${(err as Error).message} (HUB_ERR_POSTGRES_VERSION)\n`);
+    process.exit(2);
+  }
   log.fatal({ err }, "hub failed to start");
   process.exit(1);
 }

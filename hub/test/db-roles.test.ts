@@ -8,13 +8,13 @@ import { join } from "node:path";
 import pg from "pg";
 import pino from "pino";
 import t from "tap";
-import { startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
 import { migrate } from "../src/db/migrate.js";
+import { startTestPostgres } from "./fixtures/postgres.js";
 
 const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
 const dataDir = mkdtempSync(join(tmpdir(), "hub-roles-"));
 chmodSync(dataDir, 0o755);
-const db = await startEmbeddedPostgres(join(dataDir, "db"), log);
+const db = await startTestPostgres(join(dataDir, "db"), log);
 t.teardown(() => db.stop());
 const owner = new pg.Pool({ connectionString: db.url, max: 2 });
 t.teardown(() => owner.end());

@@ -12,18 +12,18 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-tr
 import { EdgeSyncServiceClient, encodeReadingBatch, Quality, type Reading, type ReadingBatch } from "@steinmetz/proto";
 import t from "tap";
 import { AuthService } from "../src/auth/service.js";
-import { startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
 import { startHub } from "../src/hub.js";
 import type { Role } from "../src/platform/principal.js";
 import { startTracing } from "../src/platform/tracing.js";
 import { log } from "./fixtures/platform.js";
+import { startTestPostgres } from "./fixtures/postgres.js";
 
 const spans = new InMemorySpanExporter();
 const tracing = await startTracing({ spanProcessors: [new SimpleSpanProcessor(spans)] });
 t.teardown(() => tracing?.shutdown());
 const dataDir = mkdtempSync(join(tmpdir(), "hub-dlq-"));
 chmodSync(dataDir, 0o755);
-const db = await startEmbeddedPostgres(join(dataDir, "db"), log);
+const db = await startTestPostgres(join(dataDir, "db"), log);
 t.teardown(() => db.stop());
 const hub = await startHub({ databaseUrl: db.url, dataDir, httpPort: 0, grpcPort: 0, insecureDev: true, log });
 t.teardown(() => hub.close());

@@ -9,7 +9,6 @@ import { join } from "node:path";
 import pg from "pg";
 import pino from "pino";
 import t from "tap";
-import { startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
 import {
   MIGRATIONS_DIR,
   migrate,
@@ -20,11 +19,12 @@ import {
 } from "../src/db/migrate.js";
 import { runMigrateCommand } from "../src/db/migrate-cli.js";
 import { catalogDump } from "./fixtures/catalog.js";
+import { startTestPostgres } from "./fixtures/postgres.js";
 
 const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
 const dataDir = mkdtempSync(join(tmpdir(), "hub-migrate-"));
 chmodSync(dataDir, 0o755);
-const db = await startEmbeddedPostgres(join(dataDir, "db"), log);
+const db = await startTestPostgres(join(dataDir, "db"), log);
 t.teardown(() => db.stop());
 const pool = new pg.Pool({ connectionString: db.url, max: 3 });
 t.teardown(() => pool.end());

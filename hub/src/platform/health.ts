@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
 import type pg from "pg";
+import { assertSupportedPostgres } from "../db/postgres-version.js";
 import type { HubMetrics } from "../metrics.js";
 
 /** Options of the health plugin. */
@@ -16,7 +17,7 @@ async function checkPostgres(pool: pg.Pool): Promise<{ ok: boolean; ms: number; 
   const started = performance.now();
   try {
     await Promise.race([
-      pool.query("SELECT 1"),
+      assertSupportedPostgres(pool),
       new Promise((_, reject) => setTimeout(() => reject(new Error("timed out after 2000 ms")), 2000).unref()),
     ]);
     return { ok: true, ms: performance.now() - started };
@@ -27,7 +28,7 @@ async function checkPostgres(pool: pg.Pool): Promise<{ ok: boolean; ms: number; 
 
 /**
  * Health and metrics: `/livez` (the process answers; no dependencies), `/readyz` (503 while
- * PostgreSQL is unreachable), `/health` (application/health+json with per-dependency checks and
+ * PostgreSQL is unreachable or of an unsupported major), `/health` (application/health+json with per-dependency checks and
  * response times) and `/metrics` (Prometheus text, including HTTP latency per route).
  */
 const health: FastifyPluginAsync<HealthOptions> = async (app, { pool, metrics, version, breakers }) => {
