@@ -89,12 +89,26 @@ export const HUB_ERRORS = {
     text: "calls to a failing dependency are suspended for a while (circuit breaker open)",
   },
   HUB_ERR_SHUTTING_DOWN: { status: 503, retryable: true, text: "the hub is stopping" },
+  HUB_ERR_REFERENCE_INVALID: { status: 400, retryable: false, text: "a referenced record does not exist" },
+  HUB_ERR_DUPLICATE: { status: 409, retryable: false, text: "another record has this value already" },
+  HUB_ERR_IN_USE: { status: 409, retryable: false, text: "the record is still used by others and cannot be deleted" },
+  HUB_ERR_TRANSITION_NOT_ALLOWED: {
+    status: 409,
+    retryable: false,
+    text: "the status cannot change this way from the current one",
+  },
 } as const;
 
 /** One of the codes in `HUB_ERRORS`. */
 export type HubErrorCode = keyof typeof HUB_ERRORS;
 
 const classes = new Map<HubErrorCode, ReturnType<typeof createError>>();
+
+/** A field a request got wrong: its JSON pointer in the body or query (`/customerId`) and why. */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
 
 /** Creates the typed error for `code` (a @fastify/error with the table's status code). */
 export function hubError(code: HubErrorCode, message: string, cause?: unknown): Error & { code: HubErrorCode } {
@@ -105,5 +119,18 @@ export function hubError(code: HubErrorCode, message: string, cause?: unknown): 
   }
   const err = new Class(message) as Error & { code: HubErrorCode };
   if (cause !== undefined) err.cause = cause;
+  return err;
+}
+
+/** A typed error about request fields: problem+json lists them as `problems` for forms to show at each field. */
+export function fieldError(
+  code: HubErrorCode,
+  problems: FieldProblem[],
+): Error & { code: HubErrorCode; problems: FieldProblem[] } {
+  const err = hubError(code, problems.map((p) => `${p.path.slice(1)}: ${p.message}`).join("; ")) as Error & {
+    code: HubErrorCode;
+    problems: FieldProblem[];
+  };
+  err.problems = problems;
   return err;
 }

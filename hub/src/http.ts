@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { auditRoutes } from "./audit/index.js";
 import { type AuthPluginOptions, authPlugin } from "./auth/index.js";
 import { DeadLetterQueue, deadLetterRoutes, observeDeadLetters } from "./dead-letters/index.js";
-import { customerRoutes } from "./erp/customers/index.js";
+import { erpRoutes } from "./erp/index.js";
 import { type HubMetrics, observePool } from "./metrics.js";
 import { ENROLL_LIMIT, enrollRoutes } from "./pki/enroll-routes.js";
 import { SharedFailureLimiter } from "./platform/failure-limiter.js";
@@ -53,6 +53,8 @@ export async function buildHubHttp(deps: HubHttpDeps) {
     // request, the `request-id` response header, the audit records' request id.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
     genReqId: requestIdOf,
+    // A field the schema does not know is refused (named in `problems`), not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   registerProblemHandler(app);
   await app.register(tracingPlugin);
@@ -88,7 +90,7 @@ export async function buildHubHttp(deps: HubHttpDeps) {
     pkiDir: deps.pkiDir,
     limiter: new SharedFailureLimiter(deps.pool, "enroll:address", ENROLL_LIMIT),
   });
-  await app.register(customerRoutes, { prefix: "/api/v1", pool: deps.pool });
+  await app.register(erpRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(auditRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(deadLetterRoutes, { prefix: "/api/v1", pool: deps.pool, queue: deadLetters });
   return app;

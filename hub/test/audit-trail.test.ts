@@ -123,7 +123,7 @@ t.test("export as JSON lines and CSV, over HTTP and the CLI", async (t) => {
   t.match(csv.body, /^id,chain,at,schema,table,entityId,op,actorId,/);
   t.match(
     csv.body,
-    /,"\{""id"":""[0-9a-f-]+"",""city"":null,""name"":""Alpha, \\""quoted\\"" GmbH""/,
+    /,"\{""id"":""[0-9a-f-]+"",""city"":null,""kind"":""business"",""name"":""Alpha, \\""quoted\\"" GmbH""/,
     "RFC 4180 quoting",
   );
   const cliCsv = cli("export", "--from", start, "--to", to, "--format", "csv");

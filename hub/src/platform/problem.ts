@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from "fastify";
-import { HUB_ERRORS, type HubErrorCode } from "../errors.js";
+import { type FieldProblem, HUB_ERRORS, type HubErrorCode } from "../errors.js";
 
 /**
  * Answers every error as RFC 9457 problem+json with a stable `code`: schema violations become
@@ -11,9 +11,17 @@ export function registerProblemHandler(app: FastifyInstance): void {
     let code: HubErrorCode;
     let detail: string;
     let status: number | undefined;
+    let problems = (error as { problems?: FieldProblem[] }).problems;
     if (error.validation) {
       code = "HUB_ERR_VALIDATION";
       detail = error.message;
+      // ajv's errors as JSON pointers into the part that failed: /name, /customerId, /limit
+      problems = error.validation.map((v) => {
+        const missing = (v.params as { missingProperty?: string }).missingProperty;
+        const extra = (v.params as { additionalProperty?: string }).additionalProperty;
+        const path = `${v.instancePath}${missing ? `/${missing}` : extra ? `/${extra}` : ""}` || "/";
+        return { path, message: extra ? "is not a field of this resource" : (v.message ?? "is invalid") };
+      });
     } else if (isDatabaseUnavailable(error)) {
       req.log.warn({ err: error }, "PostgreSQL unavailable");
       code = "HUB_ERR_DB_UNAVAILABLE";
@@ -31,7 +39,7 @@ export function registerProblemHandler(app: FastifyInstance): void {
       code = "HUB_ERR_INTERNAL";
       detail = "an unexpected error occurred; see the hub log";
     }
-    const problem = problemOf(code, detail, req.url, status);
+    const problem = { ...problemOf(code, detail, req.url, status), ...(problems ? { problems } : {}) };
     reply.code(problem.status).header("content-type", "application/problem+json").send(problem);
   });
   app.setNotFoundHandler((req, reply) => {

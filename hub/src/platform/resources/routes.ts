@@ -1,0 +1,187 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type pg from "pg";
+import { rolesAllow } from "../../auth/permissions.js";
+import { hubError } from "../../errors.js";
+import { txOf } from "../idempotency.js";
+import { expectedVersion, sendVersion, staleVersion } from "../locking.js";
+import { columnOf, type EntityDefinition, schemasOf } from "./entity.js";
+import type { Field } from "./fields.js";
+import * as repo from "./repository.js";
+
+/** Options of an entity's routes. */
+export interface EntityRoutesOptions {
+  definition: EntityDefinition;
+  /** Reads go to the pool; writes to the request's transaction (unit of work). */
+  pool: pg.Pool;
+}
+
+const writeHeaders = Type.Object({
+  "if-match": Type.Optional(Type.String({ description: 'ETag of the version read, e.g. "3"' })),
+  "idempotency-key": Type.Optional(Type.String({ description: "makes a retry safe: the first response is replayed" })),
+  "audit-reason": Type.Optional(Type.String({ description: "why the change is made (audit trail)" })),
+});
+
+type Params = { id: string };
+
+/**
+ * The routes the kit derives from an entity declaration, under `/<name>`:
+ * `GET /` (filter, sort, quick search, cursor pages), `GET /:id` (ETag), `POST /`, `PATCH /:id`
+ * (JSON merge patch, If-Match), `DELETE /:id` (If-Match; when deletable) and, with a workflow,
+ * `POST /:id/transitions {to}` (If-Match; 409 naming the allowed states). Writes run in the
+ * request's transaction with Idempotency-Key and the audit context; the table's trigger writes
+ * the audit trail.
+ */
+export const entityRoutes: FastifyPluginAsync<EntityRoutesOptions> = async (app, { definition, pool }) => {
+  const schemas = schemasOf(definition);
+  const { read, write } = definition.permissions;
+  const tags = [definition.name];
+  const base = `/${definition.name}`;
+  const noun = definition.label.en.toLowerCase();
+  app.addSchema(schemas.item);
+  const item = Type.Ref(schemas.item.$id as string);
+
+  app.get(
+    base,
+    {
+      config: { permission: read },
+      schema: {
+        summary: `${definition.plural.en}: filtered, sorted, in pages`,
+        tags,
+        querystring: schemas.listQuery,
+        response: { 200: schemas.page },
+      },
+    },
+    async (req) => repo.listRecords(pool, definition, req.query as repo.ListQuery),
+  );
+  app.get(
+    `${base}/:id`,
+    {
+      config: { permission: read },
+      schema: { summary: `One ${noun} (ETag: its version)`, tags, params: schemas.params, response: { 200: item } },
+    },
+    async (req, reply) => {
+      const { id } = req.params as Params;
+      const record = await repo.findRecord(pool, definition, id);
+      if (!record) throw hubError("HUB_ERR_NOT_FOUND", `${noun} ${id} does not exist`);
+      sendVersion(reply, record.version);
+      return record;
+    },
+  );
+  app.post(
+    base,
+    {
+      config: { permission: write, idempotent: true, auditTags: tags },
+      schema: {
+        summary: `Create a ${noun}`,
+        tags,
+        headers: writeHeaders,
+        body: schemas.create,
+        response: { 201: item },
+      },
+    },
+    async (req, reply) => {
+      const record = await repo.insertRecord(txOf(req), definition, req.body as Record<string, unknown>);
+      sendVersion(reply, record.version);
+      reply.header("location", `${req.url.replace(/\/$/, "")}/${record.id}`);
+      return reply.code(201).send(record);
+    },
+  );
+  app.patch(
+    `${base}/:id`,
+    {
+      config: { permission: write, idempotent: true, auditTags: tags },
+      schema: {
+        summary: `Change a ${noun} (If-Match required; JSON merge patch)`,
+        tags,
+        headers: writeHeaders,
+        params: schemas.params,
+        body: schemas.patch,
+        response: { 200: item },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params as Params;
+      const body = req.body as Record<string, unknown>;
+      const record = await repo.updateRecord(txOf(req), definition, id, expectedVersion(req), body);
+      sendVersion(reply, record.version);
+      return record;
+    },
+  );
+  if (definition.deletable) {
+    app.delete(
+      `${base}/:id`,
+      {
+        config: { permission: write, idempotent: true, auditTags: tags },
+        schema: {
+          summary: `Delete a ${noun} (If-Match required)`,
+          tags,
+          headers: writeHeaders,
+          params: schemas.params,
+          response: { 204: Type.Null() },
+        },
+      },
+      async (req, reply) => {
+        await repo.deleteRecord(txOf(req), definition, (req.params as Params).id, expectedVersion(req));
+        return reply.code(204).send(null);
+      },
+    );
+  }
+  const workflow = definition.workflow;
+  if (workflow) {
+    const state = definition.fields[workflow.field] as Field;
+    app.post(
+      `${base}/:id/transitions`,
+      {
+        // each transition needs its own permission (checked below); seeing the record, this one
+        config: { permission: read, idempotent: true, auditTags: [...tags, "transition"] },
+        schema: {
+          summary: `Move a ${noun} to another status (If-Match required; only the workflow's transitions)`,
+          tags,
+          headers: writeHeaders,
+          params: schemas.params,
+          body: Type.Object({ to: state.schema }, { additionalProperties: false }),
+          response: { 200: item },
+        },
+      },
+      async (req, reply) => {
+        const { id } = req.params as Params;
+        const { to } = req.body as { to: string };
+        const expected = expectedVersion(req);
+        const tx = txOf(req);
+        const { rows } = await tx.query<{ state: string; version: number }>(
+          `SELECT ${columnOf(state)} AS state, version FROM ${definition.table} WHERE id = $1 FOR UPDATE`,
+          [id],
+        );
+        const current = rows[0];
+        if (!current) throw hubError("HUB_ERR_NOT_FOUND", `${noun} ${id} does not exist`);
+        if (expected !== null && current.version !== expected)
+          throw staleVersion(`${noun} ${id}`, expected, current.version);
+        const allowed = workflow.transitions.filter((t) => t.from.includes(current.state));
+        const transition = allowed.find((t) => t.to === to);
+        if (!transition) {
+          const names = allowed.map((t) => t.to);
+          throw hubError(
+            "HUB_ERR_TRANSITION_NOT_ALLOWED",
+            `${noun} ${id} is ${current.state}: it can go to ${names.length ? names.join(", ") : "no other status"}, not ${to}`,
+          );
+        }
+        if (!rolesAllow(principalRoles(req), transition.permission)) {
+          throw hubError("HUB_ERR_FORBIDDEN", `moving a ${noun} to ${to} needs ${transition.permission}`);
+        }
+        const record = await repo.updateRecord(tx, definition, id, expected, {}, { [workflow.field]: to });
+        await definition.hooks?.afterTransition?.(tx, {
+          id,
+          from: current.state,
+          to,
+          record,
+          principal: req.principal,
+        });
+        sendVersion(reply, record.version);
+        return record;
+      },
+    );
+  }
+};
+
+const principalRoles = (req: FastifyRequest) => req.principal?.roles ?? [];
