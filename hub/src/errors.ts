@@ -30,6 +30,11 @@ export const HUB_ERRORS = {
   HUB_ERR_LAST_ADMIN: { status: 409, retryable: false, text: "the change would leave no enabled admin" },
   HUB_ERR_BATCH_INVALID: { status: 400, retryable: false, text: "a reading batch broke the columnar rules" },
   HUB_ERR_GAP_INVALID: { status: 400, retryable: false, text: "a gap report has an empty or inverted seq range" },
+  HUB_ERR_INVENTORY_INVALID: {
+    status: 400,
+    retryable: false,
+    text: "a device inventory report lists a malformed or duplicate device id, an oversized field or too many devices",
+  },
   HUB_ERR_EDGE_ID_INVALID: { status: 400, retryable: false, text: "edge id missing or malformed" },
   HUB_ERR_EDGE_CERT_MISSING: { status: 401, retryable: false, text: "the call carries no verified client certificate" },
   HUB_ERR_EDGE_UNKNOWN: {
@@ -92,6 +97,21 @@ export const HUB_ERRORS = {
   HUB_ERR_REFERENCE_INVALID: { status: 400, retryable: false, text: "a referenced record does not exist" },
   HUB_ERR_DUPLICATE: { status: 409, retryable: false, text: "another record has this value already" },
   HUB_ERR_IN_USE: { status: 409, retryable: false, text: "the record is still used by others and cannot be deleted" },
+  HUB_ERR_STOCK_INSUFFICIENT: {
+    status: 409,
+    retryable: false,
+    text: "not enough stock (or not enough unreserved stock) for this movement",
+  },
+  HUB_ERR_SERIAL_CONFLICT: {
+    status: 409,
+    retryable: false,
+    text: "the serial number is not where the movement takes it from",
+  },
+  HUB_ERR_PERIOD_CLOSED: {
+    status: 409,
+    retryable: false,
+    text: "the period is closed; book a correction in an open one",
+  },
   HUB_ERR_TRANSITION_NOT_ALLOWED: {
     status: 409,
     retryable: false,

@@ -4,14 +4,28 @@ import type { EntityDefinition } from "../platform/resources/entity.js";
 import { metaRoutes } from "../platform/resources/meta-routes.js";
 import { entityRoutes } from "../platform/resources/routes.js";
 import { contacts, customers } from "./crm/entities.js";
+import { articles, reservations, stockMovements, warehouses } from "./inventory/entities.js";
+import { inventoryRoutes } from "./inventory/routes.js";
 import { projects } from "./projects/entities.js";
 import { devices, gateways, sites } from "./sites/entities.js";
 
 /** Every ERP entity the kit serves, in the order the web app lists them. */
-export const ERP_ENTITIES: EntityDefinition[] = [customers, contacts, sites, gateways, devices, projects];
+export const ERP_ENTITIES: EntityDefinition[] = [
+  customers,
+  contacts,
+  sites,
+  gateways,
+  devices,
+  projects,
+  articles,
+  warehouses,
+  reservations,
+  stockMovements,
+];
 
 /** The ERP domains under /api/v1: each entity's derived routes and `/meta/entities`. */
 export const erpRoutes: FastifyPluginAsync<{ pool: pg.Pool }> = async (app, { pool }) => {
   for (const definition of ERP_ENTITIES) await app.register(entityRoutes, { definition, pool });
+  await app.register(inventoryRoutes, { pool });
   await app.register(metaRoutes, { definitions: ERP_ENTITIES });
 };

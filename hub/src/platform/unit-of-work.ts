@@ -5,6 +5,7 @@ import pgUtils from "pg/lib/utils.js";
 import type { Queryable } from "../db/queryable.js";
 import { type HubErrorCode, hubError } from "../errors.js";
 import type { IdempotentRequest, StoredResponse } from "./idempotency-store.js";
+import { isDatabaseUnavailable } from "./problem.js";
 
 /** What a request gets instead of running when its Idempotency-Key is another request's. */
 export type KeyOutcome = { kind: "replay"; response: StoredResponse } | { kind: "mismatch" } | { kind: "in-flight" };
@@ -117,7 +118,8 @@ export class UnitOfWork implements Queryable {
   /** Rolls back whatever ran (the request ended without a response, or failed). */
   async rollback(): Promise<void> {
     this.#ended = true;
-    if (this.#began && this.client.getTransactionStatus() !== "I") await this.client.query("ROLLBACK");
+    // (ROLLBACK outside a transaction only warns; the status may lag behind the last error)
+    if (this.#began) await this.client.query("ROLLBACK");
     this.#began = false;
   }
 
@@ -155,8 +157,10 @@ export class UnitOfWork implements Queryable {
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (!this.key || (code !== KEY_IN_FLIGHT && code !== KEY_EXISTS)) {
-          // the statement failed in the open transaction (the handler sees its error), or the connection did
-          this.#began = this.client.getTransactionStatus() === "E";
+          // The statement failed in the open transaction (the handler sees its error), or the
+          // connection did. Not the client's transaction status: pg rejects at the ErrorResponse,
+          // and the ReadyForQuery that updates the status may arrive in a later read.
+          this.#began = code !== undefined && !isDatabaseUnavailable(err);
           throw err;
         }
       }

@@ -1,5 +1,6 @@
 import { type TObject, type TSchema, Type } from "@sinclair/typebox";
 import type { Queryable } from "../../db/queryable.js";
+import type { HubErrorCode } from "../../errors.js";
 import type { Permission, Principal } from "../principal.js";
 import { type Field, type Label, snakeCase } from "./fields.js";
 
@@ -40,6 +41,8 @@ export interface EntityDefinition {
   permissions: { read: Permission; write: Permission };
   /** Records may be deleted (with If-Match); false where history must stay (then only workflows end them). */
   deletable: boolean;
+  /** Records are never changed once written (a ledger): no PATCH, no DELETE. */
+  immutable?: boolean;
   /** Default list order; `-` for descending. */
   defaultSort: string;
   workflow?: Workflow;
@@ -47,7 +50,7 @@ export interface EntityDefinition {
    * What a refusal by a named constraint (unique, check) means, at which field: for constraints
    * whose column alone would mislead (a partial unique index, a rule across fields).
    */
-  constraints?: Record<string, { field: string; message: string }>;
+  constraints?: Record<string, { field: string; message: string; code?: HubErrorCode }>;
   hooks?: EntityHooks;
 }
 
@@ -85,6 +88,10 @@ export function defineEntity(definition: EntityDefinition): EntityDefinition {
     if (field.sort && field.nullable) throw problem(`${key}: a sortable field cannot be nullable (keyset pagination)`);
     if (field.required && field.readOnly) throw problem(`${key}: a read-only field cannot be required on create`);
   }
+  for (const [name, c] of Object.entries(definition.constraints ?? {})) {
+    if (!fields[c.field]) throw problem(`constraint ${name} names no field ${c.field}`);
+  }
+  if (definition.immutable && definition.deletable) throw problem("an immutable entity cannot be deletable");
   const sortKey = definition.defaultSort.replace(/^-/, "");
   if (sortKey !== "createdAt" && sortKey !== "updatedAt" && !fields[sortKey]?.sort) {
     throw problem(`defaultSort ${definition.defaultSort} is not sortable`);

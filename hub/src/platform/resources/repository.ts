@@ -42,20 +42,21 @@ function sortColumn(definition: EntityDefinition, key: string): { column: string
 }
 
 /**
- * Turns PostgreSQL's refusals into typed errors naming the field: a reference to a record that
- * does not exist (23503 on write), a record still referenced (23503 on delete), a duplicate of a
- * unique field (23505), a CHECK the request broke (23514).
+ * Turns PostgreSQL's refusals into typed errors naming the field: what a named constraint means
+ * (the definition's `constraints`), a missing value (23502), a reference to a record that does not
+ * exist (23503 on write), a record still referenced (23503 on delete), a duplicate of a unique
+ * field (23505), a CHECK the request broke (23514).
  */
 export function refusalOf(definition: EntityDefinition, err: unknown): unknown {
-  const e = err as { code?: string; detail?: string; constraint?: string; table?: string };
+  const e = err as { code?: string; detail?: string; constraint?: string; table?: string; column?: string };
   const named = e.constraint ? definition.constraints?.[e.constraint] : undefined;
   if (named && (e.code === "23505" || e.code === "23514")) {
-    return fieldError(e.code === "23505" ? "HUB_ERR_DUPLICATE" : "HUB_ERR_VALIDATION", [
-      { path: `/${named.field}`, message: named.message },
-    ]);
+    const code = named.code ?? (e.code === "23505" ? "HUB_ERR_DUPLICATE" : "HUB_ERR_VALIDATION");
+    return fieldError(code, [{ path: `/${named.field}`, message: named.message }]);
   }
-  const column = /Key \(([a-z_]+)(?:, [a-z_]+)*\)=/.exec(e.detail ?? "")?.[1];
+  const column = e.column ?? /Key \(([a-z_]+)(?:, [a-z_]+)*\)=/.exec(e.detail ?? "")?.[1];
   const key = Object.entries(definition.fields).find(([, field]) => columnOf(field) === column)?.[0];
+  if (e.code === "23502" && key) return fieldError("HUB_ERR_VALIDATION", [{ path: `/${key}`, message: "is required" }]);
   if (e.code === "23503" && e.detail?.includes("is still referenced")) {
     return hubError(
       "HUB_ERR_IN_USE",

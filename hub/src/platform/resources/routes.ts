@@ -87,27 +87,29 @@ export const entityRoutes: FastifyPluginAsync<EntityRoutesOptions> = async (app,
       return reply.code(201).send(record);
     },
   );
-  app.patch(
-    `${base}/:id`,
-    {
-      config: { permission: write, idempotent: true, auditTags: tags },
-      schema: {
-        summary: `Change a ${noun} (If-Match required; JSON merge patch)`,
-        tags,
-        headers: writeHeaders,
-        params: schemas.params,
-        body: schemas.patch,
-        response: { 200: item },
+  if (!definition.immutable) {
+    app.patch(
+      `${base}/:id`,
+      {
+        config: { permission: write, idempotent: true, auditTags: tags },
+        schema: {
+          summary: `Change a ${noun} (If-Match required; JSON merge patch)`,
+          tags,
+          headers: writeHeaders,
+          params: schemas.params,
+          body: schemas.patch,
+          response: { 200: item },
+        },
       },
-    },
-    async (req, reply) => {
-      const { id } = req.params as Params;
-      const body = req.body as Record<string, unknown>;
-      const record = await repo.updateRecord(txOf(req), definition, id, expectedVersion(req), body);
-      sendVersion(reply, record.version);
-      return record;
-    },
-  );
+      async (req, reply) => {
+        const { id } = req.params as Params;
+        const body = req.body as Record<string, unknown>;
+        const record = await repo.updateRecord(txOf(req), definition, id, expectedVersion(req), body);
+        sendVersion(reply, record.version);
+        return record;
+      },
+    );
+  }
   if (definition.deletable) {
     app.delete(
       `${base}/:id`,
