@@ -7,7 +7,10 @@ import { contacts, customers } from "./crm/entities.js";
 import { articles, reservations, stockMovements, warehouses } from "./inventory/entities.js";
 import { inventoryRoutes } from "./inventory/routes.js";
 import { projects } from "./projects/entities.js";
+import { tickets } from "./service/entities.js";
 import { devices, gateways, sites } from "./sites/entities.js";
+import { timeBookings } from "./time/entities.js";
+import { periodRoutes } from "./time/routes.js";
 
 /** Every ERP entity the kit serves, in the order the web app lists them. */
 export const ERP_ENTITIES: EntityDefinition[] = [
@@ -21,11 +24,14 @@ export const ERP_ENTITIES: EntityDefinition[] = [
   warehouses,
   reservations,
   stockMovements,
+  tickets,
+  timeBookings,
 ];
 
 /** The ERP domains under /api/v1: each entity's derived routes and `/meta/entities`. */
 export const erpRoutes: FastifyPluginAsync<{ pool: pg.Pool }> = async (app, { pool }) => {
   for (const definition of ERP_ENTITIES) await app.register(entityRoutes, { definition, pool });
   await app.register(inventoryRoutes, { pool });
+  await app.register(periodRoutes, { pool });
   await app.register(metaRoutes, { definitions: ERP_ENTITIES });
 };

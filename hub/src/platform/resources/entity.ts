@@ -15,6 +15,8 @@ export interface Workflow {
 
 /** Domain logic the kit calls inside the request's transaction (plain functions, no fastify). */
 export interface EntityHooks {
+  /** Values for fields a create body left out, from the caller (e.g. a booking's user). */
+  defaults?(principal: Principal | undefined): Record<string, unknown>;
   /** After a transition was written (same transaction): side effects such as reserving stock. */
   afterTransition?(
     tx: Queryable,
@@ -52,6 +54,11 @@ export interface EntityDefinition {
    */
   constraints?: Record<string, { field: string; message: string; code?: HubErrorCode }>;
   hooks?: EntityHooks;
+  /**
+   * Refusals that are themselves audited (GoBD: an attempt to change what may not change): the
+   * kit appends a REFUSED record, in a transaction of its own, naming the actor and the attempt.
+   */
+  auditRefusals?: HubErrorCode[];
 }
 
 /** Fields every entity has, set by the database. */

@@ -1,8 +1,10 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type pg from "pg";
+import { appendRecord } from "../../audit/repository.js";
 import { rolesAllow } from "../../auth/permissions.js";
 import { hubError } from "../../errors.js";
+import { inAuditedTransaction } from "../audit-context.js";
 import { txOf } from "../idempotency.js";
 import { expectedVersion, sendVersion, staleVersion } from "../locking.js";
 import { columnOf, type EntityDefinition, schemasOf } from "./entity.js";
@@ -39,6 +41,35 @@ export const entityRoutes: FastifyPluginAsync<EntityRoutesOptions> = async (app,
   const base = `/${definition.name}`;
   const noun = definition.label.en.toLowerCase();
   app.addSchema(schemas.item);
+  if (definition.auditRefusals?.length) {
+    const audited = new Set<string>(definition.auditRefusals);
+    app.addHook("onError", async (req, _reply, err) => {
+      if (req.method === "GET" || !audited.has((err as { code?: string }).code ?? "")) return;
+      const [schema, table] = definition.table.split(".") as [string, string];
+      const ctx = {
+        actorId: req.principal?.id ?? "anonymous",
+        actorName: req.principal?.name,
+        requestId: req.id,
+        reason: [req.headers["audit-reason"]].flat()[0],
+        tags: [...tags, "refused"],
+      };
+      await inAuditedTransaction(pool, ctx, (client) =>
+        appendRecord(client, {
+          schema,
+          table,
+          entityId: (req.params as Partial<Params>).id ?? null,
+          op: "REFUSED",
+          after: {
+            code: (err as { code?: string }).code,
+            message: err.message,
+            method: req.method,
+            url: req.url,
+            body: req.body,
+          },
+        }),
+      ).catch((auditErr) => req.log.error({ err: auditErr }, "the refused attempt could not be audited"));
+    });
+  }
   const item = Type.Ref(schemas.item.$id as string);
 
   app.get(
@@ -81,7 +112,8 @@ export const entityRoutes: FastifyPluginAsync<EntityRoutesOptions> = async (app,
       },
     },
     async (req, reply) => {
-      const record = await repo.insertRecord(txOf(req), definition, req.body as Record<string, unknown>);
+      const input = { ...definition.hooks?.defaults?.(req.principal), ...(req.body as Record<string, unknown>) };
+      const record = await repo.insertRecord(txOf(req), definition, input);
       sendVersion(reply, record.version);
       reply.header("location", `${req.url.replace(/\/$/, "")}/${record.id}`);
       return reply.code(201).send(record);
