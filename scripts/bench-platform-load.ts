@@ -20,6 +20,8 @@ export interface LoadRequest {
   rate?: number;
   /** Makes this run's Idempotency-Keys unique. */
   keyPrefix: string;
+  /** The customers collection to PATCH in (default /api/v1/customers). */
+  path?: string;
 }
 
 /** What one load run measured. */
@@ -59,7 +61,7 @@ async function run(req: LoadRequest): Promise<LoadResult> {
           }
           return {
             ...r,
-            path: `/api/v1/customers/${customer.id}`,
+            path: `${req.path ?? "/api/v1/customers"}/${customer.id}`,
             headers,
             body: JSON.stringify({ city: `City ${n}`, notes: `change ${n}` }),
           };

@@ -6,6 +6,7 @@ import { benchBufferIngest } from "../edge/bench/buffer-ingest.js";
 import { benchRequestPlan } from "../edge/bench/request-plan.js";
 import { benchSiteLoad } from "../edge/bench/site-load.js";
 import { benchAudit } from "./bench-audit.js";
+import { benchErp } from "./bench-erp.js";
 import { benchPlatform } from "./bench-platform.js";
 import { benchSync } from "./bench-sync.js";
 import { benchUi } from "./bench-ui.js";
@@ -30,7 +31,7 @@ const print = (r: Result, baselineName: string) => {
     `${r.name}: ${fmt(r.value)} vs ${baselineName} ${fmt(r.baseline)} -> ratio ${r.ratio.toFixed(2)}${verdict}\n`,
   );
 };
-/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site, ui, platform, audit). */
+/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site, ui, platform, audit, erp). */
 const only = process.argv[2];
 const selected = (name: string) => !only || name.includes(only);
 
@@ -133,5 +134,32 @@ if (selected("audit")) {
       `  PostgreSQL 15: trigger ${ms(r.pg15.cost)} per UPDATE (UPDATE ${ms(r.pg15.on)} with, ${ms(r.pg15.off)} without)`,
       "",
     ].join("\n"),
+  );
+}
+if (selected("erp")) {
+  const r = await benchErp();
+  process.stdout.write(
+    `ERP lists over ${fmt(r.rows.customers)} customers, ${fmt(r.rows.movements)} stock movements, ${fmt(r.rows.tickets)} tickets (loaded in ${r.loadSeconds.toFixed(0)} s), 200 HTTP calls each, first and next page alternating:\n`,
+  );
+  for (const l of r.lists) {
+    process.stdout.write(
+      `  ${l.name}: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms (target <= 50 ms: ${l.p99 <= 50 ? "met" : "MISSED"}); plan ${l.planMs.toFixed(1)} ms via ${l.access.join(", ")}${l.sorts ? " + Sort" : ""}\n`,
+    );
+  }
+  const mid = [...r.rounds].sort(
+    (a, b) => a.kit.requestsPerSecond / a.hand.requestsPerSecond - b.kit.requestsPerSecond / b.hand.requestsPerSecond,
+  )[Math.floor(r.rounds.length / 2)];
+  print(
+    {
+      name: "kit-derived PATCH /customers/:id with idempotency + If-Match + audit (requests/s, median round)",
+      value: mid?.kit.requestsPerSecond ?? 0,
+      baseline: mid?.hand.requestsPerSecond ?? 0,
+      ratio: r.ratio,
+      target: 0.9,
+    },
+    "the same write in a hand-written route",
+  );
+  process.stdout.write(
+    `  rounds (kit/hand req/s): ${r.rounds.map((x) => `${fmt(x.kit.requestsPerSecond)}/${fmt(x.hand.requestsPerSecond)}`).join(", ")}; p99 kit ${mid?.kit.p99} ms, hand ${mid?.hand.p99} ms; non-2xx kit ${mid?.kit.non2xx}, hand ${mid?.hand.non2xx}\n`,
   );
 }

@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type EdgeAgent, loadEdgeTls, ReadingBuffer, startEdgeAgent } from "@steinmetz/edge";
-import { type Hub, initPki, issueEdgeCertificate, pkiDirOf, startHub } from "@steinmetz/hub";
+import { type Hub, initPki, issueEdgeCertificate, pkiDirOf, seedDemoCompany, startHub } from "@steinmetz/hub";
 import { type SunSpecInverterSim, startSunSpecInverterSim } from "@steinmetz/sim";
 import pino from "pino";
 import { isMap, isSeq, parseDocument, stringify } from "yaml";
@@ -24,6 +24,8 @@ const port = (name: string, fallback: number) => Number(env[name] ?? fallback);
 const hubDataDir = resolve(env.HUB_DATA_DIR ?? ".data/hub");
 const edgeDataDir = resolve(env.EDGE_DATA_DIR ?? ".data/edge");
 const simDataDir = resolve(env.SIM_DATA_DIR ?? ".data/sim");
+/** The serial number the simulated inverter reports, and the demo company's site device carries. */
+const DEMO_INVERTER_SERIAL = "SIM0000001";
 
 let hub: Hub | undefined;
 let sim: SunSpecInverterSim | undefined;
@@ -44,7 +46,7 @@ process.on("SIGINT", () => void stop("SIGINT"));
 process.on("SIGTERM", () => void stop("SIGTERM"));
 
 /** The hub CA and this edge's certificate, created when missing or not matching the edge's id. */
-async function provisionTls(): Promise<string> {
+async function provisionTls(): Promise<{ tlsDir: string; edgeId: string }> {
   const pkiDir = pkiDirOf(hubDataDir);
   if (!existsSync(join(pkiDir, "ca.crt"))) await initPki(pkiDir);
   mkdirSync(edgeDataDir, { recursive: true });
@@ -60,7 +62,7 @@ async function provisionTls(): Promise<string> {
     await issueEdgeCertificate(pkiDir, edgeId, tlsDir);
     log.info({ edgeId, tlsDir }, "issued the demo edge's certificate");
   }
-  return tlsDir;
+  return { tlsDir, edgeId };
 }
 
 /**
@@ -80,7 +82,7 @@ function followSimulator(siteFile: string, simulator: SunSpecInverterSim): void 
 }
 
 try {
-  const tlsDir = await provisionTls();
+  const { tlsDir, edgeId } = await provisionTls();
   hub = await startHub({
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: hubDataDir,
@@ -89,11 +91,17 @@ try {
     insecureDev: false,
     log: log.child({ app: "hub" }),
   });
+  // A small company around the demo site, on the first start only; its inverter's serial number is
+  // the one the simulator reports, so the hub links it to the edge's telemetry by itself.
+  if (await seedDemoCompany(hub.pool, { edgeId, inverterSerial: DEMO_INVERTER_SERIAL })) {
+    log.info("seeded the demo company (customers, site, stock, a project, bookings, a ticket)");
+  }
   mkdirSync(simDataDir, { recursive: true });
   sim = await startSunSpecInverterSim({
     port: port("SIM_PORT", 5020),
     speed: Number(env.SIM_SPEED ?? 60),
     stateFile: join(simDataDir, "inverter.json"),
+    serialNumber: DEMO_INVERTER_SERIAL,
   });
 
   // The edge reads its site from a file, as in the field; the demo writes one for the simulator on
@@ -112,7 +120,7 @@ try {
             id: "inverter-1",
             connection: "inverter-lan",
             unitId: sim.unitId,
-            profile: "inverter/sunspec-model103-tcp",
+            profile: "inverter/sunspec-inverter-tcp",
           },
         ],
       }),

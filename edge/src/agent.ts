@@ -19,6 +19,7 @@ import { type EmbeddedNodeRed, startNodeRed } from "./node-red/runtime.js";
 import { emptySite, SiteRuntime } from "./site-runtime.js";
 import type { ForwarderOptions } from "./sync/forwarder.js";
 import { HubLink, type SyncStatus } from "./sync/hub-link.js";
+import { DeviceInventory, inventoryOf } from "./sync/inventory.js";
 import { probeEdgeTls } from "./sync/tls.js";
 import { AGENT_VERSION } from "./version.js";
 
@@ -61,7 +62,10 @@ export interface EdgeAgentOptions {
    */
   nodeRed?: { enabled?: boolean; port?: number; httpNodeRoot?: string };
   /** Tuning of the forwarder (tests shorten the backoff). */
-  sync?: Pick<ForwarderOptions, "batch" | "window" | "ackTimeoutMs" | "backoff" | "compression">;
+  sync?: Pick<
+    ForwarderOptions,
+    "batch" | "window" | "ackTimeoutMs" | "backoff" | "compression" | "inventoryDebounceMs"
+  >;
 }
 
 /** A running edge agent. */
@@ -169,6 +173,8 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     batcher.submit(readings);
     metrics.readingsCommitted.inc({ device }, readings.length);
   };
+  // The inventory reads the running site; the site signals its changes (reported to the hub).
+  const inventory = new DeviceInventory(() => inventoryOf(runtime));
   const runtime = new SiteRuntime({
     log,
     metrics,
@@ -176,6 +182,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     commit,
     deadLetter: (entry) => buffer.deadLetter(entry),
     forget: (device) => live.forget(device),
+    onInventoryChange: () => inventory.changed(),
   });
   const flowApi = new FlowApi({ log: log.child({ component: "node-red" }), runtime, commit, clockSynced });
   batcher.onCommitted = (readings, firstSeq) => flowApi.committed(readings, firstSeq);
@@ -191,6 +198,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     tls: probed.tls,
     tlsProblem: probed.problem,
     insecureDev: options.insecureDev,
+    inventory,
     tuning: options.sync,
   });
 

@@ -23,6 +23,11 @@ export interface SiteRuntimeDeps {
   deadLetter: (entry: DeadLetter) => void;
   /** A device left the configuration or changed its profile: its latest values are forgotten. */
   forget: (device: string) => void;
+  /**
+   * The device inventory changed: a configuration was applied (devices added, removed or
+   * restarted), a device's status changed, or a SunSpec device was discovered.
+   */
+  onInventoryChange?: () => void;
 }
 
 /** The site of an appliance before first-run setup: no connections, no devices. */
@@ -160,6 +165,7 @@ export class SiteRuntime {
             commit: this.deps.commit,
             deadLetter: this.deps.deadLetter,
             onMalformed: (device) => this.deps.metrics.mqttMalformed.inc({ device }),
+            onChange: this.deps.onInventoryChange,
           });
         } catch (err) {
           this.deps.log.error({ err, component: "mqtt" }, "MQTT side could not be started; its devices are not read");
@@ -178,6 +184,7 @@ export class SiteRuntime {
     for (const device of next.config.devices) {
       if (before.get(device.id)?.profile !== device.profile && before.has(device.id)) this.deps.forget(device.id);
     }
+    this.deps.onInventoryChange?.();
     return {
       reopened: [...reopened].filter((id) => before.has(id) && after.has(id)),
       added,
@@ -212,6 +219,7 @@ export class SiteRuntime {
         if (ok) metrics.pollDuration.observe({ device: device.id }, durationMs / 1000);
         if (overran) metrics.pollOverruns.inc({ device: device.id });
       },
+      onChange: this.deps.onInventoryChange,
     });
   }
 }

@@ -101,6 +101,45 @@ for (const ref of mqttRefs) {
   });
 }
 
+t.test("an MQTT profile's identity takes the device's variables; status changes are signalled", async (t) => {
+  const sub = await client();
+  let changes = 0;
+  const dtu = new MqttDevice(
+    {
+      id: "hm",
+      connection: "mqtt",
+      profile: "inverter/opendtu-hoymiles-mqtt",
+      pollIntervalMs: 1000,
+      slowEvery: 1,
+      vars: { prefix: "solar", serial: "114182736455" },
+    },
+    {
+      client: sub,
+      profile: loadMqttProfile("inverter/opendtu-hoymiles-mqtt"),
+      log,
+      commit: () => undefined,
+      deadLetter: () => undefined,
+      onChange: () => changes++,
+    },
+  );
+  t.same(dtu.identity, { manufacturer: "Hoymiles", model: "", serialNumber: "114182736455", firmware: "" });
+  dtu.handle("solar/114182736455/0/power", Buffer.from("312.5"));
+  dtu.handle("solar/114182736455/0/power", Buffer.from("313"));
+  t.equal(dtu.state.status, "ok");
+  t.equal(changes, 1, "one change: unknown to ok");
+  const shelly = new MqttDevice(
+    { id: "grid", connection: "mqtt", profile: "meter/shelly-pro3em-mqtt", pollIntervalMs: 1000, slowEvery: 1 },
+    {
+      client: sub,
+      profile: loadMqttProfile("meter/shelly-pro3em-mqtt"),
+      log,
+      commit: () => undefined,
+      deadLetter: () => undefined,
+    },
+  );
+  t.equal(shelly.identity, null, "a profile without identity gives none");
+});
+
 t.test("garbage payloads become dead letters and the device goes on", async (t) => {
   const buffer = ReadingBuffer.open(join(mkdtempSync(join(tmpdir(), "mqtt-dlq-")), "buffer.sqlite"));
   t.teardown(() => buffer.close());

@@ -1,5 +1,6 @@
 -- Audit records of these tables stay in the audit trail.
 DROP TABLE erp.projects;
+DROP FUNCTION erp.number_text(bigint);
 DROP TABLE erp.devices;
 DROP TABLE erp.gateways;
 DROP TABLE erp.sites;

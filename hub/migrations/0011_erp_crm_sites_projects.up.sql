@@ -157,11 +157,15 @@ CREATE INDEX devices_search_model ON erp.devices USING gin (model gin_trgm_ops);
 CREATE TRIGGER devices_audit AFTER INSERT OR UPDATE OR DELETE ON erp.devices
   FOR EACH ROW EXECUTE FUNCTION audit.log_change();
 
+-- Document numbers with at least 5 digits (lpad alone would cut a sixth one off).
+CREATE FUNCTION erp.number_text(n bigint) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT lpad(n::text, greatest(5, length(n::text)), '0') $$;
+
 -- Projects ---------------------------------------------------------------------------------------
 CREATE SEQUENCE erp.project_number_seq;
 CREATE TABLE erp.projects (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  number text NOT NULL UNIQUE DEFAULT 'P-' || lpad(nextval('erp.project_number_seq')::text, 5, '0'),
+  number text NOT NULL UNIQUE DEFAULT 'P-' || erp.number_text(nextval('erp.project_number_seq')),
   customer_id uuid NOT NULL REFERENCES erp.customers,
   site_id uuid REFERENCES erp.sites,
   title text COLLATE "de-x-icu" NOT NULL CHECK (length(title) BETWEEN 1 AND 200),

@@ -80,6 +80,12 @@ CREATE TABLE erp.serial_numbers (
   CONSTRAINT serial_numbers_location CHECK ((location_kind = 'gone') = (location_id IS NULL))
 );
 CREATE INDEX serial_numbers_location ON erp.serial_numbers (location_kind, location_id);
+-- The balances are in the audit trail too (each change beside the movement that caused it).
+CREATE TRIGGER stock_audit AFTER INSERT OR UPDATE OR DELETE ON erp.stock FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+CREATE TRIGGER project_stock_audit AFTER INSERT OR UPDATE OR DELETE ON erp.project_stock
+  FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+CREATE TRIGGER serial_numbers_audit AFTER INSERT OR UPDATE OR DELETE ON erp.serial_numbers
+  FOR EACH ROW EXECUTE FUNCTION audit.log_change();
 
 CREATE TABLE erp.reservations (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -7,7 +7,7 @@
 CREATE SEQUENCE erp.ticket_number_seq;
 CREATE TABLE erp.tickets (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  number text NOT NULL UNIQUE DEFAULT 'T-' || lpad(nextval('erp.ticket_number_seq')::text, 5, '0'),
+  number text NOT NULL UNIQUE DEFAULT 'T-' || erp.number_text(nextval('erp.ticket_number_seq')),
   site_id uuid REFERENCES erp.sites,
   device_id uuid REFERENCES erp.devices ON DELETE SET NULL,
   title text COLLATE "de-x-icu" NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
@@ -69,6 +69,7 @@ CREATE TABLE erp.periods (
   bookings integer NOT NULL,
   hours numeric(10, 2) NOT NULL
 );
+CREATE TRIGGER periods_audit AFTER INSERT ON erp.periods FOR EACH ROW EXECUTE FUNCTION audit.log_change();
 CREATE TRIGGER periods_append_only BEFORE UPDATE OR DELETE ON erp.periods
   FOR EACH ROW EXECUTE FUNCTION erp.refuse_ledger_change();
 CREATE TRIGGER periods_no_truncate BEFORE TRUNCATE ON erp.periods

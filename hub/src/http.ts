@@ -8,6 +8,7 @@ import { auditRoutes } from "./audit/index.js";
 import { type AuthPluginOptions, authPlugin } from "./auth/index.js";
 import { DeadLetterQueue, deadLetterRoutes, observeDeadLetters } from "./dead-letters/index.js";
 import { erpRoutes } from "./erp/index.js";
+import { deviceInventoryRoutes } from "./ingest/device-routes.js";
 import { type HubMetrics, observePool } from "./metrics.js";
 import { ENROLL_LIMIT, enrollRoutes } from "./pki/enroll-routes.js";
 import { SharedFailureLimiter } from "./platform/failure-limiter.js";
@@ -85,6 +86,7 @@ export async function buildHubHttp(deps: HubHttpDeps) {
     ...deps.idempotency,
   });
   await app.register(telemetryRoutes, { prefix: "/api/v1", pool: deps.pool });
+  await app.register(deviceInventoryRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(enrollRoutes, {
     prefix: "/api/v1",
     pkiDir: deps.pkiDir,

@@ -6,9 +6,11 @@ import { migrate } from "./db/migrate.js";
 import { assertSupportedPostgres } from "./db/postgres-version.js";
 import { runtimeDatabaseUrl } from "./db/runtime-role.js";
 import { DeadLetterQueue } from "./dead-letters/index.js";
+import { recordDeviceStates, startSilenceMonitor } from "./erp/service/monitor.js";
 import { buildHubHttp, type HubHttpDeps } from "./http.js";
+import { DeviceInventoryStore } from "./ingest/device-inventory.js";
 import { ReadingStore, type ReadingStoreOptions } from "./ingest/repository.js";
-import { registerSyncRedrive, startSyncServer } from "./ingest/sync-service.js";
+import { registerSyncRedrive, type SyncServiceDeps, startSyncServer } from "./ingest/sync-service.js";
 import { createHubMetrics } from "./metrics.js";
 import { createEdgeAuthorizer } from "./pki/edge-authorizer.js";
 import { pkiDirOf } from "./pki/files.js";
@@ -54,6 +56,16 @@ export interface HubOptions {
    * archiving) or dropped, checked hourly. Unset keeps everything.
    */
   retention?: { days: number; action: "detach" | "drop" };
+  /**
+   * Called with the devices whose state changed after each device inventory an edge reported
+   * (see `SyncServiceDeps.onDeviceStates`).
+   */
+  onDeviceStates?: SyncServiceDeps["onDeviceStates"];
+  /**
+   * Service tickets the hub opens itself: for device faults (always) and for edges and linked
+   * devices silent longer than `silenceMs` (default 30 min; checked every `intervalMs`, 60 s).
+   */
+  monitoring?: { silenceMs?: number; intervalMs?: number };
   log: Logger;
 }
 
@@ -152,10 +164,28 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     await maintain();
     const maintenance = setInterval(maintain, 3_600_000);
     maintenance.unref();
+    const stopSilenceMonitor = startSilenceMonitor(runtime, log.child({ component: "monitoring" }), {
+      silenceMs: options.monitoring?.silenceMs ?? 30 * 60_000,
+      intervalMs: options.monitoring?.intervalMs ?? 60_000,
+    });
     const deadLetters = new DeadLetterQueue(runtime, log.child({ component: "dlq" }));
     registerSyncRedrive(deadLetters, store);
     const sync = await startSyncServer(
-      { store, log: log.child({ component: "sync" }), metrics, authorize: link.authorize, deadLetters, pool: runtime },
+      {
+        store,
+        log: log.child({ component: "sync" }),
+        metrics,
+        authorize: link.authorize,
+        deadLetters,
+        pool: runtime,
+        inventory: new DeviceInventoryStore(runtime),
+        onDeviceStates: async (changes) => {
+          await recordDeviceStates(runtime, changes).catch((err) =>
+            log.warn({ err }, "tickets for reported device states could not be written"),
+          );
+          await options.onDeviceStates?.(changes);
+        },
+      },
       { host: options.grpcHost ?? "127.0.0.1", port: options.grpcPort ?? 50051 },
       link.credentials,
     );
@@ -183,6 +213,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       resilience,
       async close() {
         clearInterval(maintenance);
+        stopSilenceMonitor();
         await sync.close();
         await http.close();
         for (const pool of pools) await pool.end();

@@ -4,7 +4,8 @@
  * .data/hub), HUB_APP_DATABASE_URL (the least-privilege role to run as; see db/runtime-role.ts),
  * HUB_HTTP_PORT (3000), HUB_GRPC_PORT (50051), HUB_HTTP_HOST / HUB_GRPC_HOST (127.0.0.1), LOG_LEVEL,
  * HUB_CLOCK_SKEW_MS (10000), HUB_READINGS_RETENTION_DAYS (unset: keep all) and
- * HUB_READINGS_RETENTION_ACTION (detach | drop).
+ * HUB_READINGS_RETENTION_ACTION (detach | drop), HUB_SILENCE_MINUTES (30: an edge or linked device
+ * silent longer gets a service ticket).
  * Without --insecure-dev the gRPC link is mutual TLS with the CA under HUB_DATA_DIR/pki.
  *
  * OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://127.0.0.1:4318) exports traces over OTLP/HTTP (off when unset).
@@ -63,6 +64,7 @@ try {
     grpcPort: Number(process.env.HUB_GRPC_PORT ?? 50051),
     insecureDev,
     store: { clockSkewThresholdMs: Number(process.env.HUB_CLOCK_SKEW_MS ?? 10_000) },
+    monitoring: { silenceMs: Number(process.env.HUB_SILENCE_MINUTES ?? 30) * 60_000 },
     retention: process.env.HUB_READINGS_RETENTION_DAYS
       ? {
           days: Number(process.env.HUB_READINGS_RETENTION_DAYS),

@@ -6,6 +6,7 @@
  * race).
  */
 import t, { type Test } from "tap";
+import { seedDemoCompany } from "../src/erp/demo-seed.js";
 import { ERP_ENTITIES } from "../src/erp/index.js";
 import { projects } from "../src/erp/projects/entities.js";
 import { startPlatform } from "./fixtures/platform.js";
@@ -31,6 +32,36 @@ async function create(t: Test, url: string, payload: object, headers = office): 
   t.equal(res.statusCode, 201, `POST ${url}: ${res.body}`);
   return body(res);
 }
+
+t.test("the demo company is seeded once, on a database without customers and sites", async (t) => {
+  const demo = { edgeId: "edge-demo", inverterSerial: "SIM0000001" };
+  t.equal(await seedDemoCompany(pool, demo), true);
+  t.equal(await seedDemoCompany(pool, demo), false, "a second start changes nothing");
+  const { rows } = await pool.query(`SELECT
+      (SELECT count(*) FROM erp.customers)::int AS customers,
+      (SELECT status FROM erp.projects) AS project,
+      (SELECT sum(reserved)::float FROM erp.stock) AS reserved,
+      (SELECT count(*) FROM erp.time_bookings)::int AS bookings,
+      (SELECT count(*) FROM erp.tickets)::int AS tickets,
+      (SELECT edge_id FROM erp.gateways) AS gateway,
+      (SELECT serial_number FROM erp.devices) AS serial,
+      (SELECT count(DISTINCT actor_id)::int FROM audit.records WHERE actor_id = 'system:demo-seed') AS audited`);
+  t.same(rows[0], {
+    customers: 3,
+    project: "scheduled",
+    reserved: 191,
+    bookings: 2,
+    tickets: 1,
+    gateway: "edge-demo",
+    serial: "SIM0000001",
+    audited: 1,
+  });
+  const site = (await get("/sites?q=Sonnenschein")).json().items[0];
+  t.match((await get(`/sites/${site.id}`)).json(), {
+    gateways: [{ edgeId: "edge-demo" }],
+    devices: [{ serialNumber: "SIM0000001" }],
+  });
+});
 
 t.test("meta: each role sees the entities it may read, with labels, fields and workflow", async (t) => {
   const meta = (await get("/meta/entities")).json() as { entities: Array<Record<string, unknown>> };
@@ -79,7 +110,7 @@ t.test("a customer with contacts, a site with gateway and devices, a project", a
     name: "Dach Kassel",
     kwp: 9.86,
     commissioningDate: "2026-05-04",
-    mastrNumber: "SEE912345678901",
+    mastrNumber: "SEE900000000002",
   });
   t.match(site, { kwp: 9.86, commissioningDate: "2026-05-04" });
   await create(t, "/gateways", { siteId: site.id, edgeId: "edge-kassel-1" });

@@ -275,3 +275,40 @@ t.test("closing a month while bookings for it arrive: none slips in after the cl
   t.same(rows[0], { n: ok, h: ok }, "what was acknowledged is what is stored");
   t.match(closed.json(), { bookings: ok, hours: ok }, "and what the month summed to when it was closed");
 });
+
+t.test(
+  "GET /sites/{id}: gateways, each device with its link, reported state and latest readings, open tickets",
+  async (t) => {
+    await pool.query(
+      `INSERT INTO raw.edge_devices (edge_id, device_id, profile, device_class, serial_number, firmware, state, state_since, last_error_code, last_error_message)
+     VALUES ('edge-svc', 'inv-1', 'inverter/sunspec-inverter-tcp', 'inverter', 'SN-SVC-1', '1.2.3', 'fault', now(), 'EDGE_ERR_MODBUS_TIMEOUT', 'no answer')`,
+    );
+    const { rows } = await pool.query(
+      "INSERT INTO raw.series (edge_id, device_id, point) VALUES ('edge-svc', 'inv-1', 'active_power'), ('edge-svc', 'inv-1', 'energy_exported') RETURNING series_id",
+    );
+    for (const [i, r] of rows.entries()) {
+      await pool.query(
+        "INSERT INTO raw.readings (series_id, seq, ts, value, quality, clock_synced) VALUES ($1, $2, now() - interval '1 minute', 1, 1, true), ($1, $3, now(), $4, 1, true)",
+        [r.series_id, 10 + i * 2, 11 + i * 2, 4200 + i],
+      );
+    }
+    const res = await app.inject({ method: "GET", url: `/api/v1/sites/${site.id}`, headers: tech });
+    t.equal(res.statusCode, 200);
+    const body = res.json();
+    t.match(body, { id: site.id, name: "Service-Dach", gateways: [{ edgeId: "edge-svc" }] });
+    t.ok(body.openTickets >= 2, `${body.openTickets} open tickets`);
+    t.match(body.devices, [
+      {
+        id: inverter.id,
+        serialNumber: "SN-SVC-1",
+        link: { edgeId: "edge-svc", deviceId: "inv-1" },
+        state: { state: "fault", errorCode: "EDGE_ERR_MODBUS_TIMEOUT", firmware: "1.2.3" },
+        latest: [
+          { point: "active_power", value: 4200, quality: "good" },
+          { point: "energy_exported", value: 4201, quality: "good" },
+        ],
+      },
+    ]);
+    t.equal(res.headers.etag, `"${body.version}"`);
+  },
+);

@@ -45,6 +45,17 @@ export function initialDeviceState(since: number): DeviceState {
   };
 }
 
+/**
+ * Who a device says it is (SunSpec common model 1: Mn, Md, SN, Vr; or an MQTT profile's
+ * identity); empty strings where it does not say.
+ */
+export interface DeviceIdentity {
+  manufacturer: string;
+  model: string;
+  serialNumber: string;
+  firmware: string;
+}
+
 /** What a poller needs from the agent. */
 export interface DevicePollerDeps {
   connection: ModbusConnection;
@@ -54,6 +65,8 @@ export interface DevicePollerDeps {
   log: Logger;
   /** Called after every cycle with its result, duration, and whether it overran its interval. */
   onCycle?: (ok: boolean, durationMs: number, overran: boolean) => void;
+  /** Called when what the device inventory shows of it changed: its status, or discovery finished. */
+  onChange?: () => void;
   now?: () => number;
   clockSynced?: () => boolean;
 }
@@ -88,6 +101,7 @@ export class DevicePoller {
   /** The points read: the profile's, plus those of the discovered SunSpec models. */
   private points: ProfilePoint[];
   private discovered = false;
+  private found: DeviceIdentity | null = null;
 
   constructor(
     readonly device: DeviceConfig,
@@ -127,6 +141,11 @@ export class DevicePoller {
    */
   get pointsRead(): readonly ProfilePoint[] {
     return this.points;
+  }
+
+  /** What the device said about itself (SunSpec common model 1); null until discovered or without SunSpec. */
+  get identity(): DeviceIdentity | null {
+    return this.found;
   }
 
   /** False for a SunSpec profile until its model chain was discovered. */
@@ -256,11 +275,18 @@ export class DevicePoller {
     this.unsupported.length = 0;
     this.cuts.clear();
     this.discovered = true;
+    this.found = {
+      manufacturer: device.manufacturer,
+      model: device.model,
+      serialNumber: device.serialNumber,
+      firmware: device.version,
+    };
     this.deps.log.info(
-      { base: found.base, models: device.models.map((m) => m.id), points: this.points.length },
+      { base: found.base, models: device.models.map((m) => m.id), points: this.points.length, ...this.found },
       "SunSpec device discovered",
     );
     this.replan();
+    this.deps.onChange?.();
   }
 
   private replan(): void {
@@ -301,6 +327,7 @@ export class DevicePoller {
     this.state.status = status;
     this.state.since = this.now();
     this.state.lastError = lastError;
+    this.deps.onChange?.();
   }
 
   private schedule(delay: number): void {

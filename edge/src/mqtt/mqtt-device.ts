@@ -1,7 +1,7 @@
 import { Quality } from "@steinmetz/proto";
 import type { MqttClient } from "mqtt";
 import type { Logger } from "pino";
-import { type DeviceState, initialDeviceState } from "../acquisition/device-poller.js";
+import { type DeviceIdentity, type DeviceState, initialDeviceState } from "../acquisition/device-poller.js";
 import type { DeadLetter, NewReading } from "../buffer/reading-buffer.js";
 import type { DeviceConfig } from "../config/site-schema.js";
 import type { LoadedMqttProfile } from "../profile/load-profile.js";
@@ -15,6 +15,8 @@ export interface MqttDeviceDeps {
   deadLetter: (entry: DeadLetter) => void;
   /** Counts a payload that yielded no reading. */
   onMalformed?: () => void;
+  /** Called when the device's status changed (ok, fault). */
+  onChange?: () => void;
   log: Logger;
   now?: () => number;
   clockSynced?: () => boolean;
@@ -33,6 +35,8 @@ const LOG_EVERY_MS = 60_000;
  */
 export class MqttDevice {
   readonly state: DeviceState;
+  /** The identity the profile gives (its templates filled with the device's variables); null when none. */
+  readonly identity: DeviceIdentity | null;
   private readonly byTopic = new Map<string, MqttPoint[]>();
   private readonly lastLogged = new Map<string, number>();
   private lastValid = Number.NEGATIVE_INFINITY;
@@ -53,6 +57,15 @@ export class MqttDevice {
       this.byTopic.set(topic, list);
     }
     this.state = initialDeviceState(this.now());
+    const identity = deps.profile.profile.identity;
+    this.identity = identity
+      ? {
+          manufacturer: fillTemplate(identity.manufacturer ?? "", vars),
+          model: fillTemplate(identity.model ?? "", vars),
+          serialNumber: fillTemplate(identity.serialNumber ?? "", vars),
+          firmware: fillTemplate(identity.firmware ?? "", vars),
+        }
+      : null;
   }
 
   /** Subscribes to the device's topics. */
@@ -124,6 +137,7 @@ export class MqttDevice {
     if (this.state.status !== "ok") {
       this.deps.log.info({ previous: this.state.status }, "device ok");
       Object.assign(this.state, { status: "ok", since: ts, lastError: null });
+      this.deps.onChange?.();
     }
   }
 
@@ -142,6 +156,7 @@ export class MqttDevice {
     if (this.state.status === "fault") return;
     this.deps.log.warn({ code }, message);
     Object.assign(this.state, { status: "fault", since: this.now(), lastError: { code, message } });
+    this.deps.onChange?.();
   }
 }
 

@@ -13,6 +13,8 @@ export interface MqttSiteDeps {
   commit: (device: string, readings: NewReading[]) => void;
   deadLetter: (entry: DeadLetter) => void;
   onMalformed: (device: string) => void;
+  /** A device's status changed. */
+  onChange?: () => void;
   clockSynced: () => boolean;
 }
 
@@ -81,6 +83,7 @@ export async function startMqttSite(site: LoadedSite, deps: MqttSiteDeps): Promi
       commit: (readings) => deps.commit(device.id, readings),
       deadLetter: deps.deadLetter,
       onMalformed: () => deps.onMalformed(device.id),
+      onChange: deps.onChange,
       clockSynced: deps.clockSynced,
     });
     d.start();

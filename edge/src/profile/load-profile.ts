@@ -80,7 +80,7 @@ export function loadProfile(ref: string, dirs: ProfileDirs = defaultDirs): Loade
 
 /**
  * Reads and fully checks one MQTT profile (`protocol: mqtt`): as `loadProfile`, and every
- * `{variable}` its topics and paths use must be declared in `vars`.
+ * `{variable}` its topics, paths and identity use must be declared in `vars`.
  */
 export function loadMqttProfile(ref: string, dirs: ProfileDirs = defaultDirs): LoadedMqttProfile {
   return readProfile<MqttProfile>(ref, MqttProfileSchema, dirs, (profile, problems) => {
@@ -96,6 +96,13 @@ export function loadMqttProfile(ref: string, dirs: ProfileDirs = defaultDirs): L
         }
       }
     });
+    for (const [field, text] of Object.entries(profile.identity ?? {})) {
+      for (const [, name] of text.matchAll(/\{([a-zA-Z0-9_]+)\}/g)) {
+        if (name && !profile.vars.includes(name)) {
+          problems.push({ path: `/identity/${field}`, message: `uses {${name}}, which is not declared in vars` });
+        }
+      }
+    }
   });
 }
 

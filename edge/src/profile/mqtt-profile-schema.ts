@@ -10,6 +10,22 @@ export const MqttProfileSchema = Type.Object(
     protocol: Type.Literal("mqtt"),
     /** Variables the device configuration must give (`vars`), e.g. the topic prefix; used as `{name}`. */
     vars: Type.Array(Type.String({ pattern: "^[a-z][a-zA-Z0-9_]*$" }), { default: [] }),
+    /**
+     * The device's identity as far as the profile knows it (templates with `{variables}`, e.g.
+     * `serialNumber: "{serial}"`), reported to the hub with the device inventory. Absent fields
+     * are reported as unknown.
+     */
+    identity: Type.Optional(
+      Type.Object(
+        {
+          manufacturer: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+          model: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+          serialNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+          firmware: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     points: Type.Array(
       Type.Object(
         {

@@ -3,6 +3,7 @@ import {
   EdgeSyncServiceClient,
   encodeBatchColumns,
   type HelloResponse,
+  type ReportDevicesResponse,
   type ReportGapsResponse,
   type UploadResponse,
 } from "@steinmetz/proto";
@@ -11,6 +12,7 @@ import { Backoff } from "../backoff.js";
 import type { ReadingBuffer } from "../buffer/reading-buffer.js";
 import { EdgeError } from "../errors.js";
 import type { EdgeMetrics } from "../metrics.js";
+import type { DeviceInventory } from "./inventory.js";
 
 /** The two upload streams of a session. */
 export type Lane = "live" | "backfill";
@@ -41,6 +43,12 @@ export interface ForwarderOptions {
   compression?: "gzip" | "none";
   /** Called for every acknowledged batch (benchmarks and status pages). */
   onAck?: (lane: Lane, latencyMs: number, readings: number) => void;
+  /**
+   * The device inventory, reported after Hello in every session and again whenever it changes
+   * (at most once per `inventoryDebounceMs`, default 1 s). Unset: no inventory is reported.
+   */
+  inventory?: DeviceInventory;
+  inventoryDebounceMs?: number;
 }
 
 /** What the status page shows about the link to the hub. */
@@ -132,6 +140,8 @@ export class Forwarder {
   private readonly window: number;
   private readonly ackTimeoutMs: number;
   private readonly batch: Required<NonNullable<ForwarderOptions["batch"]>>;
+  /** A device inventory report failed and nothing was reported since (it is logged once). */
+  private inventoryFailing = false;
 
   constructor(private readonly options: ForwarderOptions) {
     this.window = options.window ?? 4;
@@ -217,6 +227,7 @@ export class Forwarder {
       const session = new Session((err) => (err ? reject(err) : resolve()));
       this.session = session;
       this.reportGaps(client, session);
+      this.reportDevices(client, session);
       const lanes = [this.lane(client, session, "live", liveFrom - 1, Number.POSITIVE_INFINITY)];
       if (backlog) {
         lanes.push(
@@ -278,6 +289,77 @@ export class Forwarder {
     };
     buffer.on("gap", send);
     session.onEnded(() => buffer.off("gap", send));
+    send();
+  }
+
+  /**
+   * Sends the device inventory now and again whenever it changes: the first change starts a
+   * timer of `inventoryDebounceMs` and every change until it fires is sent with it, a change
+   * during a report is sent when it returns, an unchanged inventory is not sent twice. Runs beside
+   * the lanes and never ends the session: a failed report is logged once (until one succeeds) and
+   * sent again at the next change or session.
+   */
+  private reportDevices(client: EdgeSyncServiceClient, session: Session): void {
+    const { buffer, inventory, log } = this.options;
+    if (!inventory) return;
+    const debounceMs = this.options.inventoryDebounceMs ?? 1000;
+    let sending = false;
+    let again = false;
+    /** The inventory as last acknowledged in this session (JSON). */
+    let reported: string | null = null;
+    let timer: NodeJS.Timeout | undefined;
+    const send = (): void => {
+      clearTimeout(timer);
+      timer = undefined;
+      if (session.ended) return;
+      if (sending) {
+        again = true;
+        return;
+      }
+      const devices = inventory.snapshot();
+      const json = JSON.stringify(devices);
+      if (json === reported) return;
+      sending = true;
+      client.reportDevices(
+        { edgeId: buffer.edgeId, devices },
+        new Metadata(),
+        { deadline: Date.now() + 10_000 },
+        (err, response: ReportDevicesResponse) => {
+          sending = false;
+          // A report cut off by the end of its session is not a failure of its own.
+          if (session.ended) return;
+          if (err) {
+            if (!this.inventoryFailing) {
+              log.warn(
+                { err: asEdgeError(err), devices: devices.length },
+                "device inventory not reported; sent again at the next change or session",
+              );
+            }
+            this.inventoryFailing = true;
+          } else {
+            reported = json;
+            if (this.inventoryFailing) log.info({ devices: devices.length }, "device inventory reported again");
+            this.inventoryFailing = false;
+            log.debug(
+              { devices: response.stored, removed: response.removed, linked: response.linked },
+              "device inventory reported",
+            );
+          }
+          if (again) {
+            again = false;
+            send();
+          }
+        },
+      );
+    };
+    const changed = (): void => {
+      timer ??= setTimeout(send, debounceMs);
+    };
+    inventory.on("changed", changed);
+    session.onEnded(() => {
+      inventory.off("changed", changed);
+      clearTimeout(timer);
+    });
     send();
   }
 

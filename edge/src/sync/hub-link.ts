@@ -5,6 +5,7 @@ import { EdgeError } from "../errors.js";
 import type { TlsState } from "../http/deps.js";
 import type { EdgeMetrics } from "../metrics.js";
 import { Forwarder, type ForwarderOptions, initialSyncState, type SyncState } from "./forwarder.js";
+import type { DeviceInventory } from "./inventory.js";
 import { checkEdgeTlsBundle, type EdgeTls, type EdgeTlsBundle, installEdgeTls } from "./tls.js";
 
 /** The link to the hub as the status document shows it. */
@@ -35,7 +36,12 @@ export interface HubLinkOptions {
   tlsProblem: string | null;
   /** Plaintext when no certificate is installed (development only). */
   insecureDev: boolean;
-  tuning?: Pick<ForwarderOptions, "batch" | "window" | "ackTimeoutMs" | "backoff" | "compression">;
+  /** The device inventory reported to the hub in every session and on every change. */
+  inventory?: DeviceInventory;
+  tuning?: Pick<
+    ForwarderOptions,
+    "batch" | "window" | "ackTimeoutMs" | "backoff" | "compression" | "inventoryDebounceMs"
+  >;
 }
 
 /** Window of `SyncStatus.sendRate`. */
@@ -81,6 +87,7 @@ export class HubLink {
       agentVersion: this.options.agentVersion,
       clockSynced: this.options.clockSynced,
       onAck: (_lane, _latencyMs, readings) => this.noteAck(readings),
+      inventory: this.options.inventory,
       ...this.options.tuning,
     });
     this.forwarder.start();

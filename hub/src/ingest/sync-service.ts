@@ -16,6 +16,8 @@ import {
   type HelloRequest,
   type HelloResponse,
   InvalidBatchError,
+  type ReportDevicesRequest,
+  type ReportDevicesResponse,
   type ReportGapsRequest,
   type ReportGapsResponse,
   UploadRequest,
@@ -29,6 +31,7 @@ import type { HubMetrics } from "../metrics.js";
 import { checkClaimedEdgeId, type EdgeAuthorizer, edgeAuthGrpcError } from "../pki/edge-authorizer.js";
 import { fingerprintOf, runIdempotent } from "../platform/idempotency-store.js";
 import { inSpan, tracer } from "../platform/tracing.js";
+import { checkInventory, type DeviceInventoryStore, type DeviceStateChange } from "./device-inventory.js";
 import { gapReasonName, type ReadingStore } from "./repository.js";
 
 const EDGE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -52,6 +55,14 @@ export interface SyncServiceDeps {
   deadLetters?: DeadLetterSink;
   /** For ReportGaps calls carrying `idempotency-key` metadata (stored results, replayed). */
   pool?: pg.Pool;
+  /** Where ReportDevices snapshots go (and ERP devices are linked); without it the call is UNIMPLEMENTED. */
+  inventory?: DeviceInventoryStore;
+  /**
+   * Called after a ReportDevices snapshot committed, with every reported device whose state
+   * differs from the one stored before (a device new to the hub included, `from` null); not
+   * called when none changed. The edge's answer does not wait for it; a rejection is logged.
+   */
+  onDeviceStates?: (changes: DeviceStateChange[]) => Promise<void>;
 }
 
 /** A listening gRPC server. */
@@ -312,7 +323,65 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: InFlight) {
     );
   };
 
-  return { hello: observed("Hello", hello), upload, reportGaps: observed("ReportGaps", reportGaps) };
+  const reportDevices: handleUnaryCall<ReportDevicesRequest, ReportDevicesResponse> = (call, callback) => {
+    const req = call.request;
+    const refused = refuse(call, req.edgeId);
+    if (refused) {
+      callback(refused);
+      return;
+    }
+    const inventory = deps.inventory;
+    if (!inventory) {
+      callback(grpcError(status.UNIMPLEMENTED, "this hub does not store device inventories"));
+      return;
+    }
+    let devices: ReturnType<typeof checkInventory>;
+    try {
+      devices = checkInventory(req.devices);
+    } catch (err) {
+      log.warn({ err, edgeId: req.edgeId }, "refused device inventory");
+      callback(grpcError(status.INVALID_ARGUMENT, `HUB_ERR_INVENTORY_INVALID: ${(err as Error).message}`));
+      return;
+    }
+    inventory.store(req.edgeId, devices).then(
+      (stored) => {
+        const reportLog = log.child({ edgeId: req.edgeId });
+        for (const c of stored.changes) {
+          const fields = { deviceId: c.deviceId, from: c.from, to: c.to, code: c.errorCode ?? undefined };
+          if (c.to === "fault") reportLog.info(fields, "edge device in fault");
+          else reportLog.debug(fields, "edge device state changed");
+        }
+        if (stored.linked > 0) reportLog.info({ linked: stored.linked }, "ERP devices linked by serial number");
+        if (stored.linkError) {
+          reportLog.warn(
+            { err: stored.linkError },
+            "ERP devices not linked by serial number; retried with the next report",
+          );
+        }
+        reportLog.debug({ devices: stored.stored, removed: stored.removed }, "device inventory stored");
+        const onDeviceStates = deps.onDeviceStates;
+        if (stored.changes.length > 0 && onDeviceStates) {
+          Promise.resolve()
+            .then(() => onDeviceStates(stored.changes))
+            .catch((err) =>
+              reportLog.error({ err, changes: stored.changes.length }, "device state changes not handled"),
+            );
+        }
+        callback(null, { stored: stored.stored, removed: stored.removed, linked: stored.linked });
+      },
+      (err) => {
+        log.error({ err, edgeId: req.edgeId }, "device inventory not stored");
+        callback(grpcError(status.UNAVAILABLE, "HUB_ERR_DB_UNAVAILABLE: device inventory not stored"));
+      },
+    );
+  };
+
+  return {
+    hello: observed("Hello", hello),
+    upload,
+    reportGaps: observed("ReportGaps", reportGaps),
+    reportDevices: observed("ReportDevices", reportDevices),
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { defineEntity } from "../../platform/resources/entity.js";
 import { f } from "../../platform/resources/fields.js";
+import { loadSiteDetail, siteDetailSchema } from "./detail.js";
 
 /** Edge ids as the edge link accepts them. */
 const EDGE_ID = "^[A-Za-z0-9._-]{1,64}$";
@@ -50,6 +51,7 @@ export const sites = defineEntity({
     ),
     notes: f.longtext({ de: "Notizen", en: "Notes" }, 4000, { nullable: true }),
   },
+  detail: { schema: siteDetailSchema, load: loadSiteDetail },
 });
 
 /** The edge gateways serving a site. */

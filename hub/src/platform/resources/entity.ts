@@ -55,6 +55,14 @@ export interface EntityDefinition {
   constraints?: Record<string, { field: string; message: string; code?: HubErrorCode }>;
   hooks?: EntityHooks;
   /**
+   * What `GET /:id` shows beside the record (e.g. a site's devices with their live state): the
+   * extra properties' schemas and how to load them.
+   */
+  detail?: {
+    schema: Record<string, TSchema>;
+    load(db: Queryable, record: Record<string, unknown> & { id: string }): Promise<Record<string, unknown>>;
+  };
+  /**
    * Refusals that are themselves audited (GoBD: an attempt to change what may not change): the
    * kit appends a REFUSED record, in a transaction of its own, naming the actor and the attempt.
    */

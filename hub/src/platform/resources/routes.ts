@@ -89,14 +89,21 @@ export const entityRoutes: FastifyPluginAsync<EntityRoutesOptions> = async (app,
     `${base}/:id`,
     {
       config: { permission: read },
-      schema: { summary: `One ${noun} (ETag: its version)`, tags, params: schemas.params, response: { 200: item } },
+      schema: {
+        summary: `One ${noun} (ETag: its version)`,
+        tags,
+        params: schemas.params,
+        response: {
+          200: definition.detail ? Type.Object({ ...schemas.item.properties, ...definition.detail.schema }) : item,
+        },
+      },
     },
     async (req, reply) => {
       const { id } = req.params as Params;
       const record = await repo.findRecord(pool, definition, id);
       if (!record) throw hubError("HUB_ERR_NOT_FOUND", `${noun} ${id} does not exist`);
       sendVersion(reply, record.version);
-      return record;
+      return definition.detail ? { ...record, ...(await definition.detail.load(pool, record)) } : record;
     },
   );
   app.post(

@@ -147,6 +147,59 @@ export function qualityToJSON(object: Quality): string {
   }
 }
 
+/** Health of a device on the edge. */
+export enum DeviceState {
+  DEVICE_STATE_UNSPECIFIED = 0,
+  /** DEVICE_STATE_OK - The device's last poll (Modbus) or message (MQTT) succeeded. */
+  DEVICE_STATE_OK = 1,
+  /**
+   * DEVICE_STATE_FAULT - The device failed: no answer, a refused connection, an exception, no
+   * SunSpec device, no valid MQTT message for its stale interval, ...
+   * last_error_code and last_error_message say which.
+   */
+  DEVICE_STATE_FAULT = 2,
+  /** DEVICE_STATE_UNKNOWN - Nothing is known yet (the device was just started or reconfigured). */
+  DEVICE_STATE_UNKNOWN = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function deviceStateFromJSON(object: any): DeviceState {
+  switch (object) {
+    case 0:
+    case "DEVICE_STATE_UNSPECIFIED":
+      return DeviceState.DEVICE_STATE_UNSPECIFIED;
+    case 1:
+    case "DEVICE_STATE_OK":
+      return DeviceState.DEVICE_STATE_OK;
+    case 2:
+    case "DEVICE_STATE_FAULT":
+      return DeviceState.DEVICE_STATE_FAULT;
+    case 3:
+    case "DEVICE_STATE_UNKNOWN":
+      return DeviceState.DEVICE_STATE_UNKNOWN;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DeviceState.UNRECOGNIZED;
+  }
+}
+
+export function deviceStateToJSON(object: DeviceState): string {
+  switch (object) {
+    case DeviceState.DEVICE_STATE_UNSPECIFIED:
+      return "DEVICE_STATE_UNSPECIFIED";
+    case DeviceState.DEVICE_STATE_OK:
+      return "DEVICE_STATE_OK";
+    case DeviceState.DEVICE_STATE_FAULT:
+      return "DEVICE_STATE_FAULT";
+    case DeviceState.DEVICE_STATE_UNKNOWN:
+      return "DEVICE_STATE_UNKNOWN";
+    case DeviceState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** HelloRequest opens a sync session. */
 export interface HelloRequest {
   /** Stable identity of the edge (persisted in its data directory). */
@@ -270,6 +323,67 @@ export interface ReadingBatch {
   quality: Quality[];
   /** Whether the edge clock was synchronised when the reading was taken. */
   clockSynced: boolean[];
+}
+
+/** InventoryDevice is one device configured on the edge. */
+export interface InventoryDevice {
+  /** Device id as configured on the edge (the device_id of its readings). */
+  deviceId: string;
+  /** Profile id as configured, "<class>/<profile>", e.g. "inverter/sunspec-inverter-tcp". */
+  profile: string;
+  /** Device class (nature) of the profile: "inverter", "meter", "battery", ... */
+  deviceClass: string;
+  /**
+   * Identity as the device states it, empty when unknown: SunSpec common
+   * model 1 (Mn, Md, SN, Vr) once discovered, or the identity an MQTT
+   * profile gives (e.g. a serial number from the device's variables).
+   */
+  manufacturer: string;
+  model: string;
+  serialNumber: string;
+  /** Firmware or software version (SunSpec Vr). */
+  firmware: string;
+  state: DeviceState;
+  /** When the current state began, edge wall-clock ms since epoch. */
+  stateSinceMs: number;
+  /**
+   * The stable code of the error that put the device in FAULT (an EDGE_ERR_*
+   * code, e.g. "EDGE_ERR_MODBUS_CONNECT"); empty when the device is not in fault.
+   */
+  lastErrorCode: string;
+  /**
+   * That error in the device's (or the connection's) own words, e.g.
+   * "Modbus exception 2: illegal data address at 40083"; empty when none.
+   */
+  lastErrorMessage: string;
+  /**
+   * Canonical point ids the device reports (its profile's points and, for a
+   * SunSpec device, those of its discovered models), e.g. "active_power".
+   */
+  points: string[];
+}
+
+/** ReportDevicesRequest is the edge's complete device inventory at one moment. */
+export interface ReportDevicesRequest {
+  edgeId: string;
+  /**
+   * Every device configured on the edge; the hub removes devices it holds
+   * for this edge that are not in the list.
+   */
+  devices: InventoryDevice[];
+}
+
+/** ReportDevicesResponse confirms the stored snapshot. */
+export interface ReportDevicesResponse {
+  /** Devices stored (every device of the request). */
+  stored: number;
+  /** Devices the hub held for this edge that the snapshot no longer lists. */
+  removed: number;
+  /**
+   * Hub-side device records newly linked to a device of this snapshot by
+   * its serial number.
+   */
+  linked: number;
 }
 
 function createBaseHelloRequest(): HelloRequest {
@@ -1641,6 +1755,482 @@ export const ReadingBatch: MessageFns<ReadingBatch> = {
   },
 };
 
+function createBaseInventoryDevice(): InventoryDevice {
+  return {
+    deviceId: "",
+    profile: "",
+    deviceClass: "",
+    manufacturer: "",
+    model: "",
+    serialNumber: "",
+    firmware: "",
+    state: 0,
+    stateSinceMs: 0,
+    lastErrorCode: "",
+    lastErrorMessage: "",
+    points: [],
+  };
+}
+
+export const InventoryDevice: MessageFns<InventoryDevice> = {
+  encode(message: InventoryDevice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deviceId !== "") {
+      writer.uint32(10).string(message.deviceId);
+    }
+    if (message.profile !== "") {
+      writer.uint32(18).string(message.profile);
+    }
+    if (message.deviceClass !== "") {
+      writer.uint32(26).string(message.deviceClass);
+    }
+    if (message.manufacturer !== "") {
+      writer.uint32(34).string(message.manufacturer);
+    }
+    if (message.model !== "") {
+      writer.uint32(42).string(message.model);
+    }
+    if (message.serialNumber !== "") {
+      writer.uint32(50).string(message.serialNumber);
+    }
+    if (message.firmware !== "") {
+      writer.uint32(58).string(message.firmware);
+    }
+    if (message.state !== 0) {
+      writer.uint32(64).int32(message.state);
+    }
+    if (message.stateSinceMs !== 0) {
+      writer.uint32(72).int64(message.stateSinceMs);
+    }
+    if (message.lastErrorCode !== "") {
+      writer.uint32(82).string(message.lastErrorCode);
+    }
+    if (message.lastErrorMessage !== "") {
+      writer.uint32(90).string(message.lastErrorMessage);
+    }
+    for (const v of message.points) {
+      writer.uint32(98).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InventoryDevice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInventoryDevice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deviceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.profile = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.deviceClass = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.manufacturer = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.serialNumber = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.firmware = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.stateSinceMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.lastErrorCode = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.lastErrorMessage = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.points.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InventoryDevice {
+    return {
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
+      profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
+      deviceClass: isSet(object.deviceClass)
+        ? globalThis.String(object.deviceClass)
+        : isSet(object.device_class)
+        ? globalThis.String(object.device_class)
+        : "",
+      manufacturer: isSet(object.manufacturer) ? globalThis.String(object.manufacturer) : "",
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      serialNumber: isSet(object.serialNumber)
+        ? globalThis.String(object.serialNumber)
+        : isSet(object.serial_number)
+        ? globalThis.String(object.serial_number)
+        : "",
+      firmware: isSet(object.firmware) ? globalThis.String(object.firmware) : "",
+      state: isSet(object.state) ? deviceStateFromJSON(object.state) : 0,
+      stateSinceMs: isSet(object.stateSinceMs)
+        ? globalThis.Number(object.stateSinceMs)
+        : isSet(object.state_since_ms)
+        ? globalThis.Number(object.state_since_ms)
+        : 0,
+      lastErrorCode: isSet(object.lastErrorCode)
+        ? globalThis.String(object.lastErrorCode)
+        : isSet(object.last_error_code)
+        ? globalThis.String(object.last_error_code)
+        : "",
+      lastErrorMessage: isSet(object.lastErrorMessage)
+        ? globalThis.String(object.lastErrorMessage)
+        : isSet(object.last_error_message)
+        ? globalThis.String(object.last_error_message)
+        : "",
+      points: globalThis.Array.isArray(object?.points)
+        ? object.points.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: InventoryDevice): unknown {
+    const obj: any = {};
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
+    }
+    if (message.profile !== "") {
+      obj.profile = message.profile;
+    }
+    if (message.deviceClass !== "") {
+      obj.deviceClass = message.deviceClass;
+    }
+    if (message.manufacturer !== "") {
+      obj.manufacturer = message.manufacturer;
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.serialNumber !== "") {
+      obj.serialNumber = message.serialNumber;
+    }
+    if (message.firmware !== "") {
+      obj.firmware = message.firmware;
+    }
+    if (message.state !== 0) {
+      obj.state = deviceStateToJSON(message.state);
+    }
+    if (message.stateSinceMs !== 0) {
+      obj.stateSinceMs = Math.round(message.stateSinceMs);
+    }
+    if (message.lastErrorCode !== "") {
+      obj.lastErrorCode = message.lastErrorCode;
+    }
+    if (message.lastErrorMessage !== "") {
+      obj.lastErrorMessage = message.lastErrorMessage;
+    }
+    if (message.points?.length) {
+      obj.points = message.points;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InventoryDevice>, I>>(base?: I): InventoryDevice {
+    return InventoryDevice.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InventoryDevice>, I>>(object: I): InventoryDevice {
+    const message = createBaseInventoryDevice();
+    message.deviceId = object.deviceId ?? "";
+    message.profile = object.profile ?? "";
+    message.deviceClass = object.deviceClass ?? "";
+    message.manufacturer = object.manufacturer ?? "";
+    message.model = object.model ?? "";
+    message.serialNumber = object.serialNumber ?? "";
+    message.firmware = object.firmware ?? "";
+    message.state = object.state ?? 0;
+    message.stateSinceMs = object.stateSinceMs ?? 0;
+    message.lastErrorCode = object.lastErrorCode ?? "";
+    message.lastErrorMessage = object.lastErrorMessage ?? "";
+    message.points = object.points?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseReportDevicesRequest(): ReportDevicesRequest {
+  return { edgeId: "", devices: [] };
+}
+
+export const ReportDevicesRequest: MessageFns<ReportDevicesRequest> = {
+  encode(message: ReportDevicesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.edgeId !== "") {
+      writer.uint32(10).string(message.edgeId);
+    }
+    for (const v of message.devices) {
+      InventoryDevice.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportDevicesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportDevicesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.edgeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.devices.push(InventoryDevice.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportDevicesRequest {
+    return {
+      edgeId: isSet(object.edgeId)
+        ? globalThis.String(object.edgeId)
+        : isSet(object.edge_id)
+        ? globalThis.String(object.edge_id)
+        : "",
+      devices: globalThis.Array.isArray(object?.devices)
+        ? object.devices.map((e: any) => InventoryDevice.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ReportDevicesRequest): unknown {
+    const obj: any = {};
+    if (message.edgeId !== "") {
+      obj.edgeId = message.edgeId;
+    }
+    if (message.devices?.length) {
+      obj.devices = message.devices.map((e) => InventoryDevice.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportDevicesRequest>, I>>(base?: I): ReportDevicesRequest {
+    return ReportDevicesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportDevicesRequest>, I>>(object: I): ReportDevicesRequest {
+    const message = createBaseReportDevicesRequest();
+    message.edgeId = object.edgeId ?? "";
+    message.devices = object.devices?.map((e) => InventoryDevice.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseReportDevicesResponse(): ReportDevicesResponse {
+  return { stored: 0, removed: 0, linked: 0 };
+}
+
+export const ReportDevicesResponse: MessageFns<ReportDevicesResponse> = {
+  encode(message: ReportDevicesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stored !== 0) {
+      writer.uint32(8).uint32(message.stored);
+    }
+    if (message.removed !== 0) {
+      writer.uint32(16).uint32(message.removed);
+    }
+    if (message.linked !== 0) {
+      writer.uint32(24).uint32(message.linked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportDevicesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportDevicesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.stored = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.removed = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.linked = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportDevicesResponse {
+    return {
+      stored: isSet(object.stored) ? globalThis.Number(object.stored) : 0,
+      removed: isSet(object.removed) ? globalThis.Number(object.removed) : 0,
+      linked: isSet(object.linked) ? globalThis.Number(object.linked) : 0,
+    };
+  },
+
+  toJSON(message: ReportDevicesResponse): unknown {
+    const obj: any = {};
+    if (message.stored !== 0) {
+      obj.stored = Math.round(message.stored);
+    }
+    if (message.removed !== 0) {
+      obj.removed = Math.round(message.removed);
+    }
+    if (message.linked !== 0) {
+      obj.linked = Math.round(message.linked);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportDevicesResponse>, I>>(base?: I): ReportDevicesResponse {
+    return ReportDevicesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportDevicesResponse>, I>>(object: I): ReportDevicesResponse {
+    const message = createBaseReportDevicesResponse();
+    message.stored = object.stored ?? 0;
+    message.removed = object.removed ?? 0;
+    message.linked = object.linked ?? 0;
+    return message;
+  },
+};
+
 /**
  * EdgeSyncService is the link between one edge agent and the hub.
  *
@@ -1692,6 +2282,23 @@ export const EdgeSyncServiceService = {
     responseSerialize: (value: ReportGapsResponse): Buffer => Buffer.from(ReportGapsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReportGapsResponse => ReportGapsResponse.decode(value),
   },
+  /**
+   * ReportDevices sends the edge's whole device inventory: every configured
+   * device with its identity as discovered, its state and the points it
+   * reports. The edge sends it after Hello in every session and again
+   * (debounced) whenever the inventory changes; each call replaces the
+   * previous snapshot, so a device missing from it is no longer on the edge.
+   */
+  reportDevices: {
+    path: "/steinmetz.sync.v1.EdgeSyncService/ReportDevices" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReportDevicesRequest): Buffer => Buffer.from(ReportDevicesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReportDevicesRequest => ReportDevicesRequest.decode(value),
+    responseSerialize: (value: ReportDevicesResponse): Buffer =>
+      Buffer.from(ReportDevicesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReportDevicesResponse => ReportDevicesResponse.decode(value),
+  },
 } as const;
 
 export interface EdgeSyncServiceServer extends UntypedServiceImplementation {
@@ -1711,6 +2318,14 @@ export interface EdgeSyncServiceServer extends UntypedServiceImplementation {
    * or rejected them, or it lost its buffer), so the hub shows the gap.
    */
   reportGaps: handleUnaryCall<ReportGapsRequest, ReportGapsResponse>;
+  /**
+   * ReportDevices sends the edge's whole device inventory: every configured
+   * device with its identity as discovered, its state and the points it
+   * reports. The edge sends it after Hello in every session and again
+   * (debounced) whenever the inventory changes; each call replaces the
+   * previous snapshot, so a device missing from it is no longer on the edge.
+   */
+  reportDevices: handleUnaryCall<ReportDevicesRequest, ReportDevicesResponse>;
 }
 
 export interface EdgeSyncServiceClient extends Client {
@@ -1759,6 +2374,28 @@ export interface EdgeSyncServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReportGapsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ReportDevices sends the edge's whole device inventory: every configured
+   * device with its identity as discovered, its state and the points it
+   * reports. The edge sends it after Hello in every session and again
+   * (debounced) whenever the inventory changes; each call replaces the
+   * previous snapshot, so a device missing from it is no longer on the edge.
+   */
+  reportDevices(
+    request: ReportDevicesRequest,
+    callback: (error: ServiceError | null, response: ReportDevicesResponse) => void,
+  ): ClientUnaryCall;
+  reportDevices(
+    request: ReportDevicesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReportDevicesResponse) => void,
+  ): ClientUnaryCall;
+  reportDevices(
+    request: ReportDevicesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReportDevicesResponse) => void,
   ): ClientUnaryCall;
 }
 
