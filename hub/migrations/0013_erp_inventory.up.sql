@@ -293,9 +293,10 @@ BEGIN
 END
 $$;
 
--- Every movement (and reversal) is checked and applied in its own INSERT's transaction.
+-- Every movement (and reversal) is checked and applied in its own INSERT's transaction, as the
+-- owner: the application may insert movements but not call apply_movement itself.
 CREATE FUNCTION erp.post_movement() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   v_original erp.stock_movements;
 BEGIN

@@ -179,11 +179,14 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         deadLetters,
         pool: runtime,
         inventory: new DeviceInventoryStore(runtime),
+        // service tickets for faults and recoveries, beside the caller's own handler
         onDeviceStates: async (changes) => {
-          await recordDeviceStates(runtime, changes).catch((err) =>
-            log.warn({ err }, "tickets for reported device states could not be written"),
-          );
-          await options.onDeviceStates?.(changes);
+          await Promise.all([
+            options.onDeviceStates?.(changes),
+            recordDeviceStates(runtime, changes).catch((err) =>
+              log.warn({ err }, "tickets for reported device states could not be written"),
+            ),
+          ]);
         },
       },
       { host: options.grpcHost ?? "127.0.0.1", port: options.grpcPort ?? 50051 },

@@ -126,6 +126,15 @@ t.test("reservations hold stock for their project; an issue to it uses the reser
   const after = await app.inject({ method: "GET", url: `/api/v1/reservations/${reservation.id}`, headers: pm });
   t.equal(json(after).quantity, 0, "P2's issue used its reservation up");
   t.match(await stockOf(cable.id, w1.id), { quantity: 0, reserved: 0, available: 0 });
+  const p1View = await app.inject({ method: "GET", url: `/api/v1/projects/${p1.id}`, headers: pm });
+  t.match(
+    p1View.json(),
+    {
+      bookedHours: 0,
+      material: [{ articleId: cable.id, articleNumber: "C-6MM", used: 12, reserved: 0 }],
+    },
+    "P1: 10 + 2 issued, its reservation used up",
+  );
 });
 
 t.test("a serial number is in one place: 20 concurrent moves of it, one succeeds", async (t) => {

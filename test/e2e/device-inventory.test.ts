@@ -49,6 +49,8 @@ const hub = await startHub({
   onDeviceStates: async (c) => {
     changes.push(...c);
   },
+  // service tickets for silence: a linked device without a good reading for 3 s
+  monitoring: { silenceMs: 3000, intervalMs: 500 },
 });
 t.teardown(() => hub.close());
 const headers = { ...(await adminHeaders(db.url)), "content-type": "application/json" };
@@ -269,4 +271,47 @@ t.test("the inverter on a stopped simulator turns FAULT; onDeviceStates is calle
     from: "ok",
     errorCode: inverter.lastErrorCode,
   });
+});
+
+t.test("the hub opened one service ticket for the fault, and one for the silence that followed", async (t) => {
+  const code = String((await deviceOf("inverter-1"))?.lastErrorCode);
+  const faults = await api("GET", "/tickets?source=device_fault&limit=500");
+  const ofInverter = faults.body.items.filter((x: { cause: string }) =>
+    x.cause.startsWith("fault:edge-inv/inverter-1:"),
+  );
+  t.equal(ofInverter.length, 1, "exactly one ticket for the inverter's fault, whatever the edge reported since");
+  t.match(ofInverter[0], {
+    cause: `fault:edge-inv/inverter-1:${code}`,
+    siteId: site.body.id,
+    deviceId: erpDevice.body.id,
+  });
+  t.ok(
+    faults.body.items.some((x: { cause: string }) =>
+      x.cause.startsWith("fault:edge-inv/ghost:EDGE_ERR_MODBUS_CONNECT"),
+    ),
+    "the device on the dead link has its own",
+  );
+  // With its only link dead the edge has nothing left to deliver: after 3 s it is silent.
+  await waitFor(
+    "a silence ticket for the edge",
+    async () =>
+      (await api("GET", "/tickets?source=silence&limit=500")).body.items.some(
+        (x: { cause: string }) => x.cause === "silence:edge:edge-inv",
+      ),
+    20_000,
+  );
+  await sleep(1500); // more monitoring passes
+  const silence = (await api("GET", "/tickets?source=silence&limit=500")).body.items as Array<{ cause: string }>;
+  const perCause = new Map<string, number>();
+  for (const x of silence) perCause.set(x.cause, (perCause.get(x.cause) ?? 0) + 1);
+  t.equal(perCause.get("silence:edge:edge-inv"), 1, "one ticket for the silent edge");
+  t.ok(
+    [...perCause.values()].every((n) => n === 1),
+    `one open ticket per cause: ${[...perCause.keys()].join(", ")}`,
+  );
+  const siteView = await api("GET", `/sites/${site.body.id}`);
+  t.match(siteView.body.devices, [
+    { id: erpDevice.body.id, link: { edgeId: "edge-inv", deviceId: "inverter-1" }, state: { state: "fault" } },
+  ]);
+  t.ok(siteView.body.openTickets >= 1, "the fault ticket is on the site");
 });

@@ -1,5 +1,6 @@
 import { defineEntity } from "../../platform/resources/entity.js";
 import { f } from "../../platform/resources/fields.js";
+import { loadProjectDetail, projectDetailSchema } from "./detail.js";
 
 const STATES = [
   ["lead", "Anfrage", "Lead"],
@@ -65,6 +66,7 @@ export const projects = defineEntity({
     dueDate: f.date({ de: "Fällig", en: "Due" }, { nullable: true, filter: "range" }),
     notes: f.longtext({ de: "Notizen", en: "Notes" }, 4000, { nullable: true }),
   },
+  detail: { schema: projectDetailSchema, load: loadProjectDetail },
   workflow: {
     field: "status",
     initial: "lead",
