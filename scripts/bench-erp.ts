@@ -13,7 +13,6 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import pg from "pg";
@@ -30,6 +29,7 @@ import { txOf } from "../hub/src/platform/idempotency.js";
 import { expectedVersion, sendVersion, staleVersion } from "../hub/src/platform/locking.js";
 import type { EntityDefinition } from "../hub/src/platform/resources/entity.js";
 import { type ListQuery, listRecords } from "../hub/src/platform/resources/repository.js";
+import { load } from "./bench-platform.js";
 import type { LoadRequest, LoadResult } from "./bench-platform-load.js";
 
 const CUSTOMERS = Number(process.env.BENCH_ERP_CUSTOMERS ?? 100_000);
@@ -59,18 +59,6 @@ export interface ErpBenchResult {
   lists: ListBench[];
   rounds: { kit: LoadResult; hand: LoadResult }[];
   ratio: number;
-}
-
-function load(req: LoadRequest): Promise<LoadResult> {
-  const module = new URL("./bench-platform-load.ts", import.meta.url).href;
-  const bootstrap = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(module)}); })`;
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(bootstrap, { eval: true, workerData: req });
-    worker.once("message", (m: { result?: LoadResult; error?: string }) =>
-      m.result ? resolve(m.result) : reject(new Error(m.error)),
-    );
-    worker.once("error", reject);
-  });
 }
 
 /** Bulk rows, triggers off (session_replication_role = replica: the owner's load, not the API's). */

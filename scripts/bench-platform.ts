@@ -79,7 +79,7 @@ function postgresCpuMs(clusterDir: string): number {
 }
 
 /** Runs one load in a worker thread (which loads TypeScript through tsx, as this process does). */
-function load(req: LoadRequest): Promise<LoadResult> {
+export function load(req: LoadRequest): Promise<LoadResult> {
   const module = new URL("./bench-platform-load.ts", import.meta.url).href;
   const bootstrap = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(module)}); })`;
   return new Promise((resolve, reject) => {
