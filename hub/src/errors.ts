@@ -112,6 +112,11 @@ export const HUB_ERRORS = {
     retryable: false,
     text: "the period is closed; book a correction in an open one",
   },
+  HUB_ERR_INVOICE_FINALISED: {
+    status: 409,
+    retryable: false,
+    text: "the invoice is finalised and can no longer change; cancel it by a credit note",
+  },
   HUB_ERR_TRANSITION_NOT_ALLOWED: {
     status: 409,
     retryable: false,

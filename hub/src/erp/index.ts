@@ -3,6 +3,8 @@ import type pg from "pg";
 import type { EntityDefinition } from "../platform/resources/entity.js";
 import { metaRoutes } from "../platform/resources/meta-routes.js";
 import { entityRoutes } from "../platform/resources/routes.js";
+import { invoiceLines, invoices } from "./billing/entities.js";
+import { billingRoutes } from "./billing/routes.js";
 import { contacts, customers } from "./crm/entities.js";
 import { articles, reservations, stockMovements, warehouses } from "./inventory/entities.js";
 import { inventoryRoutes } from "./inventory/routes.js";
@@ -26,6 +28,8 @@ export const ERP_ENTITIES: EntityDefinition[] = [
   stockMovements,
   tickets,
   timeBookings,
+  invoices,
+  invoiceLines,
 ];
 
 /** The ERP domains under /api/v1: each entity's derived routes and `/meta/entities`. */
@@ -33,5 +37,6 @@ export const erpRoutes: FastifyPluginAsync<{ pool: pg.Pool }> = async (app, { po
   for (const definition of ERP_ENTITIES) await app.register(entityRoutes, { definition, pool });
   await app.register(inventoryRoutes, { pool });
   await app.register(periodRoutes, { pool });
+  await app.register(billingRoutes);
   await app.register(metaRoutes, { definitions: ERP_ENTITIES });
 };
