@@ -3,7 +3,8 @@ import type pg from "pg";
 import { parseMultirange } from "../ingest/repository.js";
 import type { EdgeItem, EdgeSync, ReadingItem } from "./schemas.js";
 
-const QUALITY = ["", "good", "not-implemented", "stale", "comm-error", "out-of-range"] as const;
+/** Reading quality names by their stored code (proto Quality). */
+export const QUALITY = ["", "good", "not-implemented", "stale", "comm-error", "out-of-range"] as const;
 
 /** Position after which a page continues: the last row's (ts, edge, seq). */
 export interface Cursor {

@@ -1,10 +1,9 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
-import { hubError } from "../../errors.js";
 import { txOf } from "../../platform/idempotency.js";
-import { expectedVersion, sendVersion, staleVersion } from "../../platform/locking.js";
+import { expectedVersion, sendVersion } from "../../platform/locking.js";
 import { schemasOf } from "../../platform/resources/entity.js";
-import { findRecord, refusalOf } from "../../platform/resources/repository.js";
+import { findRecord, lockRecord, refusalOf } from "../../platform/resources/repository.js";
 import { invoices } from "./entities.js";
 
 /**
@@ -25,12 +24,8 @@ export const billingRoutes: FastifyPluginAsync = async (app) => {
     },
     async (req, reply) => {
       const { id } = req.params as { id: string };
-      const expected = expectedVersion(req);
       const tx = txOf(req);
-      const current = await findRecord(tx, invoices, id);
-      if (!current) throw hubError("HUB_ERR_NOT_FOUND", `invoice ${id} does not exist`);
-      if (expected !== null && current.version !== expected)
-        throw staleVersion(`invoice ${id}`, expected, current.version);
+      await lockRecord(tx, invoices, id, expectedVersion(req));
       try {
         await tx.query("SELECT erp.finalise_invoice($1)", [id]);
       } catch (err) {

@@ -1,8 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import type { Queryable } from "../../db/queryable.js";
+import { QUALITY } from "../../telemetry/repository.js";
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
-const QUALITY = ["", "good", "not-implemented", "stale", "comm-error", "out-of-range"];
 
 /** What `GET /api/v1/sites/{id}` shows beside the site: its gateways and each device live. */
 export const siteDetailSchema = {

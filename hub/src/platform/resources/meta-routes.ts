@@ -2,8 +2,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import { rolesAllow } from "../../auth/permissions.js";
 import type { Role } from "../principal.js";
-import type { EntityDefinition } from "./entity.js";
-import { sortableKeys } from "./entity.js";
+import { type EntityDefinition, sortableKeys } from "./entity.js";
 
 /** An entity's declaration as the web app reads it, with what the caller may do. */
 export function describeEntity(definition: EntityDefinition, roles: readonly Role[]) {

@@ -185,6 +185,27 @@ function decodeCursor(cursor: string): { v: string; id: string } {
   throw hubError("HUB_ERR_BAD_CURSOR", "cursor is not one this API returned");
 }
 
+/**
+ * The record, locked for the rest of the transaction, if it is at version `expected` (null: any);
+ * 404 or 412 otherwise. For writes that decide on the stored state (a transition, a finalisation).
+ */
+export async function lockRecord(
+  db: Queryable,
+  definition: EntityDefinition,
+  id: string,
+  expected: number | null,
+): Promise<EntityRecord> {
+  const { rows } = await db.query(
+    `SELECT ${selectList(definition)} FROM ${definition.table} WHERE id = $1 FOR UPDATE`,
+    [id],
+  );
+  const what = `${definition.label.en.toLowerCase()} ${id}`;
+  if (!rows[0]) throw hubError("HUB_ERR_NOT_FOUND", `${what} does not exist`);
+  const record = toRecord(definition, rows[0]);
+  if (expected !== null && record.version !== expected) throw staleVersion(what, expected, record.version);
+  return record;
+}
+
 /** 404 or 412: why a write at version `expected` matched nothing. */
 async function refusal(db: Queryable, definition: EntityDefinition, id: string, expected: number | null) {
   const { rows } = await db.query<{ version: number }>(`SELECT version FROM ${definition.table} WHERE id = $1`, [id]);

@@ -6,8 +6,8 @@ import { rolesAllow } from "../../auth/permissions.js";
 import { hubError } from "../../errors.js";
 import { inAuditedTransaction } from "../audit-context.js";
 import { txOf } from "../idempotency.js";
-import { expectedVersion, sendVersion, staleVersion } from "../locking.js";
-import { columnOf, type EntityDefinition, schemasOf } from "./entity.js";
+import { expectedVersion, sendVersion } from "../locking.js";
+import { type EntityDefinition, schemasOf } from "./entity.js";
 import type { Field } from "./fields.js";
 import * as repo from "./repository.js";
 
@@ -190,21 +190,15 @@ export const entityRoutes: FastifyPluginAsync<EntityRoutesOptions> = async (app,
         const { to } = req.body as { to: string };
         const expected = expectedVersion(req);
         const tx = txOf(req);
-        const { rows } = await tx.query<{ state: string; version: number }>(
-          `SELECT ${columnOf(state)} AS state, version FROM ${definition.table} WHERE id = $1 FOR UPDATE`,
-          [id],
-        );
-        const current = rows[0];
-        if (!current) throw hubError("HUB_ERR_NOT_FOUND", `${noun} ${id} does not exist`);
-        if (expected !== null && current.version !== expected)
-          throw staleVersion(`${noun} ${id}`, expected, current.version);
-        const allowed = workflow.transitions.filter((t) => t.from.includes(current.state));
+        const current = await repo.lockRecord(tx, definition, id, expected);
+        const from = current[workflow.field] as string;
+        const allowed = workflow.transitions.filter((t) => t.from.includes(from));
         const transition = allowed.find((t) => t.to === to);
         if (!transition) {
           const names = allowed.map((t) => t.to);
           throw hubError(
             "HUB_ERR_TRANSITION_NOT_ALLOWED",
-            `${noun} ${id} is ${current.state}: it can go to ${names.length ? names.join(", ") : "no other status"}, not ${to}`,
+            `${noun} ${id} is ${from}: it can go to ${names.length ? names.join(", ") : "no other status"}, not ${to}`,
           );
         }
         if (!rolesAllow(principalRoles(req), transition.permission)) {
@@ -213,7 +207,7 @@ export const entityRoutes: FastifyPluginAsync<EntityRoutesOptions> = async (app,
         const record = await repo.updateRecord(tx, definition, id, expected, {}, { [workflow.field]: to });
         await definition.hooks?.afterTransition?.(tx, {
           id,
-          from: current.state,
+          from,
           to,
           record,
           principal: req.principal,
