@@ -54,8 +54,9 @@ export async function buildHubHttp(deps: HubHttpDeps) {
     // request, the `request-id` response header, the audit records' request id.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
     genReqId: requestIdOf,
-    // A field the schema does not know is refused (named in `problems`), not silently dropped.
-    ajv: { customOptions: { removeAdditional: false } },
+    // A field the schema does not know is refused (named in `problems`), not silently dropped;
+    // every field at fault is named, so a form shows them all at once.
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   registerProblemHandler(app);
   await app.register(tracingPlugin);

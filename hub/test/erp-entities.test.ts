@@ -236,6 +236,12 @@ t.test("bad input: 4xx naming the field, nothing written", async (t) => {
     t.match(res.json(), { code, problems: [{ path }] }, path);
   }
   t.equal(await count("SELECT (SELECT count(*) FROM erp.sites) + (SELECT count(*) FROM erp.contacts) AS n"), before);
+  const many = (await post("/customers", { name: "", email: "kein-at", colour: "blau" })).json();
+  t.same(
+    many.problems.map((p: { path: string }) => p.path).sort(),
+    ["/colour", "/email", "/name"],
+    "every field at fault is named at once",
+  );
   t.equal((await get("/sites?sort=notes")).statusCode, 400, "a field that is not sortable");
   t.equal((await get("/sites?cursor=nope")).json().code, "HUB_ERR_BAD_CURSOR");
   t.equal((await get("/sites/00000000-0000-4000-8000-000000000000")).json().code, "HUB_ERR_NOT_FOUND");
@@ -312,6 +318,7 @@ t.test("project workflow: every transition allowed or refused with the allowed l
       } else {
         t.equal(res.statusCode, 409, `${from} → ${to} refused`);
         t.equal(res.json().code, "HUB_ERR_TRANSITION_NOT_ALLOWED");
+        t.match(res.json().detail, `${project.number} is ${from}`, "names the project by its number");
         t.match(res.json().detail, allowed.length ? `can go to ${allowed.join(", ")}, not ${to}` : "no other status");
       }
     }

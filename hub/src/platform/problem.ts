@@ -16,12 +16,18 @@ export function registerProblemHandler(app: FastifyInstance): void {
       code = "HUB_ERR_VALIDATION";
       detail = error.message;
       // ajv's errors as JSON pointers into the part that failed: /name, /customerId, /limit
-      problems = error.validation.map((v) => {
+      // one problem per field: the first, most specific one (a nullable field's value that fails
+      // its pattern is also "not null" and "none of anyOf")
+      const byPath = new Map<string, FieldProblem>();
+      for (const v of error.validation) {
         const missing = (v.params as { missingProperty?: string }).missingProperty;
         const extra = (v.params as { additionalProperty?: string }).additionalProperty;
         const path = `${v.instancePath}${missing ? `/${missing}` : extra ? `/${extra}` : ""}` || "/";
-        return { path, message: extra ? "is not a field of this resource" : (v.message ?? "is invalid") };
-      });
+        if (!byPath.has(path)) {
+          byPath.set(path, { path, message: extra ? "is not a field of this resource" : (v.message ?? "is invalid") });
+        }
+      }
+      problems = [...byPath.values()];
     } else if (isDatabaseUnavailable(error)) {
       req.log.warn({ err: error }, "PostgreSQL unavailable");
       code = "HUB_ERR_DB_UNAVAILABLE";

@@ -198,7 +198,7 @@ export const entityRoutes: FastifyPluginAsync<EntityRoutesOptions> = async (app,
           const names = allowed.map((t) => t.to);
           throw hubError(
             "HUB_ERR_TRANSITION_NOT_ALLOWED",
-            `${noun} ${id} is ${from}: it can go to ${names.length ? names.join(", ") : "no other status"}, not ${to}`,
+            `${noun} ${current.number ?? current[definition.titleField] ?? id} is ${from}: it can go to ${names.length ? names.join(", ") : "no other status"}, not ${to}`,
           );
         }
         if (!rolesAllow(principalRoles(req), transition.permission)) {
