@@ -1,8 +1,9 @@
 import { ServerCredentials } from "@grpc/grpc-js";
-import pg from "pg";
+import type pg from "pg";
 import type { Logger } from "pino";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 import { migrate } from "./db/migrate.js";
+import { openPool } from "./db/pool.js";
 import { assertSupportedPostgres } from "./db/postgres-version.js";
 import { runtimeDatabaseUrl } from "./db/runtime-role.js";
 import { DeadLetterQueue } from "./dead-letters/index.js";
@@ -103,12 +104,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   }
   const pools: pg.Pool[] = [];
   const newPool = (connectionString: string, max: number) => {
-    const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5000 });
+    const pool = openPool({ connectionString, max, connectionTimeoutMillis: 5000 }, log);
     pools.push(pool);
-    // The error carries its pg client; log what helps, not the client's internals.
-    pool.on("error", (err) =>
-      log.warn({ code: (err as { code?: string }).code, reason: err.message }, "idle PostgreSQL connection failed"),
-    );
     traceQueries(pool);
     return pool;
   };

@@ -8,11 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import Fastify from "fastify";
-import pg from "pg";
 import pino from "pino";
 import t from "tap";
 import { authPlugin, rolesAllow } from "../src/auth/index.js";
 import { migrate } from "../src/db/migrate.js";
+import { openPool } from "../src/db/pool.js";
 import { buildHubHttp } from "../src/http.js";
 import { createHubMetrics } from "../src/metrics.js";
 import { purgeFailedAttempts, SharedFailureLimiter } from "../src/platform/failure-limiter.js";
@@ -24,7 +24,7 @@ const dataDir = mkdtempSync(join(tmpdir(), "hub-auth-"));
 chmodSync(dataDir, 0o755);
 const db = await startTestPostgres(join(dataDir, "db"), log);
 t.teardown(() => db.stop());
-const pool = new pg.Pool({ connectionString: db.url, max: 5 });
+const pool = openPool({ connectionString: db.url, max: 5 }, log);
 t.teardown(() => pool.end());
 await migrate(pool, log);
 
@@ -157,7 +157,7 @@ t.test("login is rate limited per e-mail and per address: 429 with Retry-After",
 });
 
 t.test("failed logins count at every hub process on the database, stored hashed", async (t) => {
-  const otherPool = new pg.Pool({ connectionString: db.url, max: 2 });
+  const otherPool = openPool({ connectionString: db.url, max: 2 }, log);
   t.teardown(() => otherPool.end());
   const other = await buildHubHttp({
     pool: otherPool,

@@ -9,6 +9,7 @@ import pg from "pg";
 import pino from "pino";
 import t from "tap";
 import { migrate } from "../src/db/migrate.js";
+import { openPool } from "../src/db/pool.js";
 import { startTestPostgres } from "./fixtures/postgres.js";
 
 const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
@@ -16,7 +17,7 @@ const dataDir = mkdtempSync(join(tmpdir(), "hub-roles-"));
 chmodSync(dataDir, 0o755);
 const db = await startTestPostgres(join(dataDir, "db"), log);
 t.teardown(() => db.stop());
-const owner = new pg.Pool({ connectionString: db.url, max: 2 });
+const owner = openPool({ connectionString: db.url, max: 2 }, log);
 t.teardown(() => owner.end());
 await migrate(owner, log);
 
@@ -136,7 +137,7 @@ t.test("nobody but the owner creates or alters anything in audit (or any layer)"
 t.test("the migration is idempotent for existing roles, and down keeps roles that are still used", async (t) => {
   // A second database of the same cluster migrates too: the roles exist already.
   await owner.query("CREATE DATABASE second");
-  const second = new pg.Pool({ connectionString: db.url.replace(/\/[^/]*$/, "/second"), max: 2 });
+  const second = openPool({ connectionString: db.url.replace(/\/[^/]*$/, "/second"), max: 2 }, log);
   t.teardown(() => second.end());
   t.same((await migrate(second, log)).slice(0, 4), [1, 2, 3, 4]);
   const { rollback } = await import("../src/db/migrate.js");

@@ -6,7 +6,6 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import pino from "pino";
 import t from "tap";
 import {
@@ -18,6 +17,7 @@ import {
   rollback,
 } from "../src/db/migrate.js";
 import { runMigrateCommand } from "../src/db/migrate-cli.js";
+import { openPool } from "../src/db/pool.js";
 import { catalogDump } from "./fixtures/catalog.js";
 import { startTestPostgres } from "./fixtures/postgres.js";
 
@@ -26,7 +26,7 @@ const dataDir = mkdtempSync(join(tmpdir(), "hub-migrate-"));
 chmodSync(dataDir, 0o755);
 const db = await startTestPostgres(join(dataDir, "db"), log);
 t.teardown(() => db.stop());
-const pool = new pg.Pool({ connectionString: db.url, max: 3 });
+const pool = openPool({ connectionString: db.url, max: 3 }, log);
 t.teardown(() => pool.end());
 
 const all = readMigrations();

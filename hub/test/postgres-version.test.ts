@@ -7,9 +7,9 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import pg from "pg";
 import pino from "pino";
 import t from "tap";
+import { openPool } from "../src/db/pool.js";
 import { assertSupportedPostgres, parseServerVersionNum, SUPPORTED_POSTGRES } from "../src/db/postgres-version.js";
 import { startHub } from "../src/hub.js";
 import { startPostgresStub } from "./fixtures/postgres-stub.js";
@@ -34,7 +34,7 @@ t.test("15 to 18 are accepted; 14 and 19 are refused with the version found and 
     [190000, false],
   ] as const) {
     const stub = await startPostgresStub(num);
-    const pool = new pg.Pool({ connectionString: stub.url, max: 1 });
+    const pool = openPool({ connectionString: stub.url, max: 1 }, log);
     try {
       if (supported) t.equal((await assertSupportedPostgres(pool)).num, num, `${num} accepted`);
       else {

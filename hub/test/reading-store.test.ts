@@ -16,10 +16,10 @@ import {
   type Reading,
   type UploadResponse,
 } from "@steinmetz/proto";
-import pg from "pg";
 import pino from "pino";
 import t from "tap";
 import { migrate, readMigrations } from "../src/db/migrate.js";
+import { openPool } from "../src/db/pool.js";
 import { startHub } from "../src/hub.js";
 import { ReadingStore } from "../src/ingest/repository.js";
 import { MAX_BATCH_READINGS } from "../src/ingest/sync-service.js";
@@ -198,7 +198,7 @@ t.test("partitions are created ahead; retention detaches or drops old days", asy
     { code: "42501" },
     "refused to the hub's role",
   );
-  const owner = new pg.Pool({ connectionString: db.url, max: 1 });
+  const owner = openPool({ connectionString: db.url, max: 1 }, log);
   t.teardown(() => owner.end());
   const store = new ReadingStore(owner);
   const detached = await store.applyRetention(30, "detach");
@@ -260,10 +260,10 @@ t.test("an oversized batch is refused without affecting another edge's stream", 
 });
 
 t.test("migration 2 carries version-1 readings over", async (t) => {
-  const pool = new pg.Pool({ connectionString: db.url.replace(/\/[^/]*$/, "/postgres") });
+  const pool = openPool({ connectionString: db.url.replace(/\/[^/]*$/, "/postgres") }, log);
   t.teardown(() => pool.end());
   await pool.query("CREATE DATABASE migrate_v1");
-  const v1 = new pg.Pool({ connectionString: db.url.replace(/\/[^/]*$/, "/migrate_v1") });
+  const v1 = openPool({ connectionString: db.url.replace(/\/[^/]*$/, "/migrate_v1") }, log);
   t.teardown(() => v1.end());
   const all = readMigrations();
   await migrate(v1, log, { migrations: all, to: 1 });

@@ -15,6 +15,7 @@ import { findFreePort, type SunSpecInverterSim } from "@steinmetz/sim";
 import pg from "pg";
 import pino from "pino";
 import { stringify } from "yaml";
+import { openPool } from "../../hub/src/db/pool.js";
 
 export const REPO = join(import.meta.dirname, "../..");
 /** Quiet logs in tests; LOG_LEVEL=debug to see them. */
@@ -49,7 +50,7 @@ export async function startDatabase(dir = tempDir("hub-pg"), port?: number): Pro
  * on that database.
  */
 export async function adminHeaders(databaseUrl: string): Promise<{ authorization: string }> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  const pool = openPool({ connectionString: databaseUrl, max: 1 }, log);
   try {
     const service = new AuthService(pool);
     const user = await service.createUser({

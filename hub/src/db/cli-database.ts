@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import type { Logger } from "pino";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
+import { openPool } from "./pool.js";
 
 /** The database a hub CLI command works on, and how to let go of it. */
 export interface CliDatabase {
@@ -23,11 +24,11 @@ export async function openCliDatabase(
 ): Promise<CliDatabase> {
   const url = databaseUrl || runningEmbeddedUrl(resolve(dataDir));
   if (url) {
-    const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 5000 });
+    const pool = openPool({ connectionString: url, max: 2, connectionTimeoutMillis: 5000 }, log);
     return { pool, close: () => pool.end() };
   }
   const embedded = await startEmbeddedPostgres(dataDir, log);
-  const pool = new pg.Pool({ connectionString: embedded.url, max: 2, connectionTimeoutMillis: 5000 });
+  const pool = openPool({ connectionString: embedded.url, max: 2, connectionTimeoutMillis: 5000 }, log);
   return {
     pool,
     async close() {
