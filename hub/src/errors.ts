@@ -117,6 +117,26 @@ export const HUB_ERRORS = {
     retryable: false,
     text: "the invoice is finalised and can no longer change; cancel it by a credit note",
   },
+  HUB_ERR_ALREADY_CREDITED: {
+    status: 409,
+    retryable: false,
+    text: "the credit note would credit more of a line than the invoice has left to credit",
+  },
+  HUB_ERR_OVERPAID: {
+    status: 409,
+    retryable: false,
+    text: "the payment is more than the invoice has open (or a reversal more than was paid)",
+  },
+  HUB_ERR_SETTINGS_MISSING: {
+    status: 409,
+    retryable: false,
+    text: "the company settings lack what this document or export needs (each missing field is named)",
+  },
+  HUB_ERR_DATEV_UNENCODABLE: {
+    status: 422,
+    retryable: false,
+    text: "a text for the DATEV export has a character Windows-1252 cannot encode (document and field named)",
+  },
   HUB_ERR_TRANSITION_NOT_ALLOWED: {
     status: 409,
     retryable: false,
