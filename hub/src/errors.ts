@@ -132,6 +132,11 @@ export const HUB_ERRORS = {
     retryable: false,
     text: "the company settings lack what this document or export needs (each missing field is named)",
   },
+  HUB_ERR_XRECHNUNG_DATA: {
+    status: 409,
+    retryable: false,
+    text: "the document lacks what an XRechnung needs (each missing field is named)",
+  },
   HUB_ERR_DATEV_UNENCODABLE: {
     status: 422,
     retryable: false,

@@ -6,6 +6,7 @@
  */
 import t from "tap";
 import { ROLES } from "../src/platform/principal.js";
+import { configureCompany } from "./fixtures/company.js";
 import { startPlatform } from "./fixtures/platform.js";
 
 const platform = await startPlatform({ poolMax: 30 });
@@ -28,7 +29,13 @@ const finalise = (id: string, version: number, headers = accountant) =>
     headers: { ...headers, "if-match": `"${version}"` },
   });
 
-const customer = await setup("/customers", { name: "Rechnung GmbH", vatId: "DE999999999" }, platform.as("office"));
+await configureCompany(app, accountant);
+const address = { street: "Hauptstraße 1", postalCode: "34117", city: "Kassel" };
+const customer = await setup(
+  "/customers",
+  { name: "Rechnung GmbH", vatId: "DE999999999", email: "rechnung@example.org", ...address },
+  platform.as("office"),
+);
 const line = (invoiceId: string, position: number, extra: object) =>
   setup("/invoice-lines", { invoiceId, position, kind: "flat", description: `Pos. ${position}`, ...extra });
 
@@ -80,7 +87,11 @@ t.test("what a draft needs: lines, the VAT id for reverse charge, the rules of e
   t.match(bad.json(), { code: "HUB_ERR_VALIDATION", problems: [{ path: "/vatRate" }] });
   const exempt = await tryLine({ vatCategory: "E", vatRate: 0 });
   t.match(exempt.json(), { problems: [{ path: "/exemptionReason" }] });
-  const privateCustomer = await setup("/customers", { name: "Privat", kind: "private" }, platform.as("office"));
+  const privateCustomer = await setup(
+    "/customers",
+    { name: "Privat", kind: "private", ...address },
+    platform.as("office"),
+  );
   const rc = await setup("/invoices", { customerId: privateCustomer.id });
   await line(rc.id, 1, { quantity: 1, unitPriceCents: 100, vatCategory: "AE", vatRate: 0 });
   t.match((await finalise(rc.id, 1)).json(), { code: "HUB_ERR_VALIDATION", problems: [{ path: "/customerId" }] });

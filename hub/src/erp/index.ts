@@ -3,8 +3,9 @@ import type pg from "pg";
 import type { EntityDefinition } from "../platform/resources/entity.js";
 import { metaRoutes } from "../platform/resources/meta-routes.js";
 import { entityRoutes } from "../platform/resources/routes.js";
-import { invoiceLines, invoices } from "./billing/entities.js";
+import { invoiceLines, invoices, payments, quoteLines, quotes } from "./billing/entities.js";
 import { billingRoutes } from "./billing/routes.js";
+import { companySettingsRoutes } from "./billing/settings.js";
 import { contacts, customers } from "./crm/entities.js";
 import { articles, reservations, stockMovements, warehouses } from "./inventory/entities.js";
 import { inventoryRoutes } from "./inventory/routes.js";
@@ -28,8 +29,11 @@ export const ERP_ENTITIES: EntityDefinition[] = [
   stockMovements,
   tickets,
   timeBookings,
+  quotes,
+  quoteLines,
   invoices,
   invoiceLines,
+  payments,
 ];
 
 /** The ERP domains under /api/v1: each entity's derived routes and `/meta/entities`. */
@@ -37,6 +41,7 @@ export const erpRoutes: FastifyPluginAsync<{ pool: pg.Pool }> = async (app, { po
   for (const definition of ERP_ENTITIES) await app.register(entityRoutes, { definition, pool });
   await app.register(inventoryRoutes, { pool });
   await app.register(periodRoutes, { pool });
-  await app.register(billingRoutes);
+  await app.register(billingRoutes, { pool });
+  await app.register(companySettingsRoutes, { pool });
   await app.register(metaRoutes, { definitions: ERP_ENTITIES });
 };

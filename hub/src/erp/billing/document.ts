@@ -104,7 +104,9 @@ export interface BillingDocument {
 }
 
 /** The VAT breakdown of a document's lines: per category and rate, tax on the group's sum, rounded half away from zero. */
-export function vatBreakdownOf(lines: DocumentLine[]): VatGroup[] {
+export function vatBreakdownOf(
+  lines: Array<Pick<DocumentLine, "vatCategory" | "vatRate" | "lineNetCents"> & { exemptionReason?: string | null }>,
+): VatGroup[] {
   const groups = new Map<string, VatGroup>();
   for (const line of lines) {
     const key = `${line.vatCategory}/${line.vatRate}`;
@@ -114,7 +116,7 @@ export function vatBreakdownOf(lines: DocumentLine[]): VatGroup[] {
       taxableCents: 0,
       taxCents: 0,
       exemptionReason:
-        line.vatCategory === "E" ? line.exemptionReason : line.vatCategory === "AE" ? "Reverse charge" : null,
+        line.vatCategory === "E" ? (line.exemptionReason ?? null) : line.vatCategory === "AE" ? "Reverse charge" : null,
     };
     group.taxableCents += line.lineNetCents;
     groups.set(key, group);

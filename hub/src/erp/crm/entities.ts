@@ -45,6 +45,12 @@ export const customers = defineEntity({
     phone: f.text({ de: "Telefon", en: "Phone" }, 50, { nullable: true }),
     ...address,
     vatId: f.text({ de: "USt-IdNr.", en: "VAT id" }, 30, { nullable: true }),
+    leitwegId: f.pattern(
+      { de: "Leitweg-ID (öffentliche Auftraggeber)", en: "Leitweg-ID (public buyers)" },
+      "^[0-9]{2,12}(-[0-9A-Za-z]{1,30})?-[0-9]{2}$",
+      "the buyer reference of XRechnung invoices to public bodies, e.g. 04011000-1234512345-06",
+      { nullable: true },
+    ),
     notes: f.longtext({ de: "Notizen", en: "Notes" }, 4000, { nullable: true }),
     consentNewsletter: newsletter.flag,
     consentNewsletterAt: newsletter.at,

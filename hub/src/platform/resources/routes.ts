@@ -204,14 +204,13 @@ export const entityRoutes: FastifyPluginAsync<EntityRoutesOptions> = async (app,
         if (!rolesAllow(principalRoles(req), transition.permission)) {
           throw hubError("HUB_ERR_FORBIDDEN", `moving a ${noun} to ${to} needs ${transition.permission}`);
         }
-        const record = await repo.updateRecord(tx, definition, id, expected, {}, { [workflow.field]: to });
-        await definition.hooks?.afterTransition?.(tx, {
-          id,
-          from,
-          to,
-          record,
-          principal: req.principal,
-        });
+        let record = await repo.updateRecord(tx, definition, id, expected, {}, { [workflow.field]: to });
+        const after = definition.hooks?.afterTransition;
+        if (after) {
+          await after(tx, { id, from, to, record, principal: req.principal });
+          // the side effect may have written the record too (e.g. an accepted quote names its invoice)
+          record = (await repo.findRecord(tx, definition, id)) ?? record;
+        }
         sendVersion(reply, record.version);
         return record;
       },
