@@ -27,6 +27,10 @@ import {
   standard19,
 } from "./fixtures/billing-documents.js";
 
+/**
+ * Written by hand from the format rules (literal lines encoded with iconv-lite, not by the exporter):
+ * Windows-1252, CR LF, 2 + 13 lines. `.gitattributes` there keeps git from touching its bytes.
+ */
 const expected = readFileSync(new URL("./fixtures/datev/EXTF_expected.csv", import.meta.url));
 
 const settings: DatevSettings = {

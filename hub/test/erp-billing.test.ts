@@ -5,11 +5,16 @@
  * concurrency), open items and the overdue list, the documents rendered from the invoice as
  * finalised, the DATEV export and the company settings.
  */
+import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import t from "tap";
 import { configureCompany } from "./fixtures/company.js";
 import { startPlatform } from "./fixtures/platform.js";
 import { validateXRechnung } from "./fixtures/xrechnung-validate.js";
 
+const execFileAsync = promisify(execFile);
 const platform = await startPlatform({ poolMax: 30 });
 t.teardown(() => platform.close());
 const { app, pool } = platform;
@@ -362,4 +367,50 @@ t.test("company settings: If-Match, a checked IBAN, accountants change them, off
   );
   const invoice = await invoiceOf([flat(1, 1, 100)], { issueDate: "2026-11-05" });
   t.equal(invoice.dueDate, "2026-12-05", "due after the settings' payment terms");
+});
+
+t.test("GoBD Z3 export: the period's files, and an index.xml that describes exactly them", async (t) => {
+  const out = join(platform.dataDir, "z3");
+  const run = (...args: string[]) =>
+    execFileAsync(process.execPath, ["--import", "tsx", join(import.meta.dirname, "../src/main.ts"), "gobd", ...args], {
+      env: { ...process.env, DATABASE_URL: platform.db.url, LOG_LEVEL: "warn" },
+      timeout: 60_000,
+    });
+  const today = new Date().toISOString().slice(0, 10); // the audit records of this run are dated today
+  const { stdout } = await run("export", "--from", "2026-11-01", "--to", today, "--out", out);
+  const result = JSON.parse(stdout);
+  const index = readFileSync(join(out, "index.xml"), "utf8");
+  t.match(index, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<!DOCTYPE DataSet SYSTEM "gdpdu-01-08-2002.dtd">/);
+  const tables = [...index.matchAll(/<Table>([\s\S]*?)<\/Table>/g)].map((m) => ({
+    url: /<URL>(.*?)<\/URL>/.exec(m[1] as string)?.[1],
+    columns: [...(m[1] as string).matchAll(/<Variable(?:PrimaryKey|Column)><Name>(.*?)<\/Name>/g)].map((c) => c[1]),
+  }));
+  t.same(
+    tables.map((x) => x.url).sort(),
+    readdirSync(out)
+      .filter((f) => f !== "index.xml")
+      .sort(),
+    "every file written is described, and nothing else",
+  );
+  for (const table of tables) {
+    const rows = readFileSync(join(out, table.url as string), "utf8").split("\r\n");
+    t.equal(rows.pop(), "", `${table.url}: every record ends with CRLF`);
+    t.equal(rows.length, result.files[table.url as string], `${table.url}: ${rows.length} records`);
+    for (const row of rows) {
+      const fields = row.replace(/"([^"]|"")*"/g, "").split(";").length; // separators outside quotes, plus one
+      if (fields !== table.columns.length) {
+        t.fail(`${table.url}: ${fields} fields, ${table.columns.length} described: ${row}`);
+      }
+    }
+  }
+  const documents = readFileSync(join(out, "belege.csv"), "utf8");
+  const gs = await pool.query(
+    "SELECT number FROM erp.invoices WHERE type_code = 381 AND status = 'finalised' ORDER BY number LIMIT 1",
+  );
+  t.match(documents, `"${gs.rows[0].number}";381;`, "credit notes with their type");
+  t.match(documents, /;"K-\d+";.*;\d+,\d{2};\d+,\d{2};\d+,\d{2};"20\d\d-/, "amounts with a decimal comma");
+  t.ok(result.files["protokoll.csv"] > 0, "the audit trail of the period");
+  t.match(readFileSync(join(out, "zahlungen.csv"), "utf8"), /;-119,00;/, "a reversal as a negative amount");
+  const bad = await run("export", "--from", "2026-11-31", "--to", "2026-11-30", "--out", out).catch((err) => err);
+  t.equal(bad.code, 2, "bad arguments exit 2");
 });

@@ -64,7 +64,10 @@ export interface DatevBooking {
   date: string;
   /** Belegfeld 1: the document number, DATEV's key for open items. */
   documentNumber: string;
-  /** Belegfeld 2: the invoice a credit note corrects. */
+  /**
+   * Belegfeld 2: the invoice a credit note corrects, checked like Belegfeld 1. DATEV's Prüfprogramm
+   * warns above 12 characters here (github.com/seamless-engineering/datev-extf, src/extf.ts).
+   */
   correctedNumber: string | null;
   /** Buchungstext, without control characters and at most 60 characters. */
   text: string;
@@ -209,7 +212,7 @@ const CONTROL = /[\p{Cc}\u2028\u2029]/gu;
 /** Belegfeld 1 and 2: at most 36 of these characters (format page, field 11). */
 const BELEGFELD = /^[0-9A-Za-z$%&*+\-/]{1,36}$/;
 
-/** Member states' VAT id prefixes (Greece is EL) besides DE, for EU-Land u. UStID. */
+/** VAT id prefixes of the other EU member states (Greece is EL) and Northern Ireland (XI), for EU-Land u. UStID. */
 const EU_VAT_PREFIXES = new Set(
   "AT BE BG CY CZ DK EE EL ES FI FR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK XI".split(" "),
 );
