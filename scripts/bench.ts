@@ -6,6 +6,7 @@ import { benchBufferIngest } from "../edge/bench/buffer-ingest.js";
 import { benchRequestPlan } from "../edge/bench/request-plan.js";
 import { benchSiteLoad } from "../edge/bench/site-load.js";
 import { benchAudit } from "./bench-audit.js";
+import { benchBilling } from "./bench-billing.js";
 import { benchErp } from "./bench-erp.js";
 import { benchPlatform } from "./bench-platform.js";
 import { benchSync } from "./bench-sync.js";
@@ -31,7 +32,7 @@ const print = (r: Result, baselineName: string) => {
     `${r.name}: ${fmt(r.value)} vs ${baselineName} ${fmt(r.baseline)} -> ratio ${r.ratio.toFixed(2)}${verdict}\n`,
   );
 };
-/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site, ui, platform, audit, erp). */
+/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site, ui, platform, audit, erp, billing). */
 const only = process.argv[2];
 const selected = (name: string) => !only || name.includes(only);
 
@@ -161,5 +162,29 @@ if (selected("erp")) {
   );
   process.stdout.write(
     `  rounds (kit/hand req/s): ${r.rounds.map((x) => `${fmt(x.kit.requestsPerSecond)}/${fmt(x.hand.requestsPerSecond)}`).join(", ")}; p99 kit ${mid?.kit.p99} ms, hand ${mid?.hand.p99} ms; non-2xx kit ${mid?.kit.non2xx}, hand ${mid?.hand.non2xx}\n`,
+  );
+}
+if (selected("billing")) {
+  const r = await benchBilling();
+  const mid = [...r.rounds].sort((a, b) => a.finalisations / a.inserts - b.finalisations / b.inserts)[
+    Math.floor(r.rounds.length / 2)
+  ];
+  print(
+    {
+      name: "invoice finalisations, 16 concurrent clients (per second, median round)",
+      value: mid?.finalisations ?? 0,
+      baseline: mid?.inserts ?? 0,
+      ratio: r.ratio,
+    },
+    "plain inserts of the same finalised rows and documents",
+  );
+  const d = r.datev;
+  process.stdout.write(
+    [
+      `  rounds (finalisations/inserts per s): ${r.rounds.map((x) => `${fmt(x.finalisations)}/${fmt(x.inserts)}`).join(", ")}; ${fmt(r.finalised)} numbers given, without a gap: ${r.numbersGapless}`,
+      `  the ceiling of one gapless series here, a bare counter row incremented and committed by the same 16 clients: ${fmt(mid?.counter ?? 0)}/s (finalisations reach ${(((mid?.finalisations ?? 0) / (mid?.counter ?? 1)) * 100).toFixed(0)} % of it)`,
+      `  DATEV export of ${fmt(d.documents)} documents (${d.files} monthly files, ${fmt(d.bookings)} bookings): ${d.seconds.toFixed(1)} s, peak RSS ${d.peakRssMb.toFixed(0)} MB; reading the same documents only: ${d.readSeconds.toFixed(1)} s (ratio ${(d.seconds / d.readSeconds).toFixed(2)})`,
+      "",
+    ].join("\n"),
   );
 }

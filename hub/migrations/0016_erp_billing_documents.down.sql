@@ -1,7 +1,8 @@
 -- Audit records of these tables stay in the audit trail.
 DROP TABLE erp.invoice_documents;
 -- finalisation as migration 0015 made it
-CREATE OR REPLACE FUNCTION erp.finalise_invoice(p_id uuid) RETURNS void
+DROP FUNCTION erp.finalise_invoice(uuid, jsonb);
+CREATE FUNCTION erp.finalise_invoice(p_id uuid) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   v erp.invoices;

@@ -289,17 +289,40 @@ $$;
 CREATE TRIGGER quote_lines_freeze BEFORE INSERT OR UPDATE OR DELETE ON erp.quote_lines
   FOR EACH ROW EXECUTE FUNCTION erp.freeze_quote_lines();
 
--- Finalising checks the buyer's address too, takes the payment terms from the company settings
--- and gives a credit note no due date.
-CREATE OR REPLACE FUNCTION erp.finalise_invoice(p_id uuid) RETURNS void
+-- The document as finalised: parties, lines and totals as they were then, from which its PDF and
+-- XRechnung are rendered at any later time alike (GoBD: an identical duplicate can be produced),
+-- whatever changes in the customer or the company settings. Written once, by finalisation only.
+CREATE TABLE erp.invoice_documents (
+  invoice_id uuid PRIMARY KEY REFERENCES erp.invoices,
+  document jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TRIGGER invoice_documents_audit AFTER INSERT ON erp.invoice_documents
+  FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+CREATE TRIGGER invoice_documents_append_only BEFORE UPDATE OR DELETE ON erp.invoice_documents
+  FOR EACH ROW EXECUTE FUNCTION erp.refuse_ledger_change();
+CREATE TRIGGER invoice_documents_no_truncate BEFORE TRUNCATE ON erp.invoice_documents
+  FOR EACH STATEMENT EXECUTE FUNCTION erp.refuse_ledger_change();
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON erp.invoice_documents FROM steinmetz_app;
+
+-- Finalising now also keeps the document (p_document: parties and lines as the hub assembled them
+-- from the draft; number, dates and totals are the database's, and its VAT breakdown must add up to
+-- the VAT computed here), checks the buyer's address, takes the payment terms from the company
+-- settings and gives a credit note no due date. The number is taken last: the series' counter row
+-- is locked from there to the commit, so the less follows it, the more finalisations a second.
+DROP FUNCTION erp.finalise_invoice(uuid);
+CREATE FUNCTION erp.finalise_invoice(p_id uuid, p_document jsonb) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   v erp.invoices;
   v_series text;
   v_number integer;
+  v_text text;
   v_net bigint;
   v_vat bigint;
   v_issue date;
+  v_due date;
+  v_document jsonb;
   v_terms integer := coalesce((SELECT payment_terms_days FROM erp.company_settings WHERE id = 1), 14);
 BEGIN
   SELECT * INTO v FROM erp.invoices WHERE id = p_id FOR UPDATE;
@@ -329,29 +352,26 @@ BEGIN
   SELECT coalesce(sum(tax), 0) INTO v_vat FROM (
     SELECT round(sum(line_net_cents) * vat_rate / 100) AS tax FROM erp.invoice_lines WHERE invoice_id = p_id
     GROUP BY vat_category, vat_rate) g;
+  IF (SELECT coalesce(sum((g->>'taxCents')::bigint), 0) FROM jsonb_array_elements(p_document->'vatBreakdown') g) <> v_vat
+     OR (SELECT count(*) FROM jsonb_array_elements(p_document->'lines'))
+        <> (SELECT count(*) FROM erp.invoice_lines WHERE invoice_id = p_id) THEN
+    RAISE EXCEPTION 'the document does not show the invoice''s lines and VAT' USING ERRCODE = 'check_violation', CONSTRAINT = 'invoice_document';
+  END IF;
   v_issue := coalesce(v.issue_date, current_date);
+  v_due := CASE WHEN v.type_code = 380 THEN coalesce(v.due_date, v_issue + v_terms) END;
   v_series := CASE v.type_code WHEN 380 THEN 'RE' ELSE 'GS' END || '-' || to_char(v_issue, 'YYYY');
   INSERT INTO erp.number_ranges (series, next_number) VALUES (v_series, 2)
   ON CONFLICT (series) DO UPDATE SET next_number = erp.number_ranges.next_number + 1, updated_at = now()
   RETURNING next_number - 1 INTO v_number;
-  UPDATE erp.invoices SET status = 'finalised', series = v_series, number = v_series || '-' || lpad(v_number::text, greatest(5, length(v_number::text)), '0'),
-    issue_date = v_issue, due_date = CASE WHEN v.type_code = 380 THEN coalesce(v.due_date, v_issue + v_terms) END, net_cents = v_net, vat_cents = v_vat,
-    gross_cents = v_net + v_vat, finalised_at = now(), version = version + 1, updated_at = now()
+  v_text := v_series || '-' || lpad(v_number::text, greatest(5, length(v_number::text)), '0');
+  UPDATE erp.invoices SET status = 'finalised', series = v_series, number = v_text, issue_date = v_issue, due_date = v_due,
+    net_cents = v_net, vat_cents = v_vat, gross_cents = v_net + v_vat, finalised_at = now(), version = version + 1,
+    updated_at = now()
   WHERE id = p_id;
+  v_document := p_document || jsonb_build_object('id', p_id, 'typeCode', v.type_code, 'number', v_text,
+    'issueDate', v_issue::text, 'dueDate', v_due::text, 'deliveryDate', coalesce(v.delivery_date, v_issue)::text,
+    'netCents', v_net, 'vatCents', v_vat, 'grossCents', v_net + v_vat);
+  INSERT INTO erp.invoice_documents (invoice_id, document) VALUES (p_id, v_document);
+  RETURN v_document;
 END
 $$;
-
--- The document as finalised: parties, lines and totals as they were then, from which its PDF and
--- XRechnung are rendered at any later time alike (GoBD: an identical duplicate can be produced),
--- whatever changes in the customer or the company settings. Written once, never changed.
-CREATE TABLE erp.invoice_documents (
-  invoice_id uuid PRIMARY KEY REFERENCES erp.invoices,
-  document jsonb NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE TRIGGER invoice_documents_audit AFTER INSERT ON erp.invoice_documents
-  FOR EACH ROW EXECUTE FUNCTION audit.log_change();
-CREATE TRIGGER invoice_documents_append_only BEFORE UPDATE OR DELETE ON erp.invoice_documents
-  FOR EACH ROW EXECUTE FUNCTION erp.refuse_ledger_change();
-CREATE TRIGGER invoice_documents_no_truncate BEFORE TRUNCATE ON erp.invoice_documents
-  FOR EACH STATEMENT EXECUTE FUNCTION erp.refuse_ledger_change();

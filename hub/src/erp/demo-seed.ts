@@ -5,6 +5,8 @@ import type { Queryable } from "../db/queryable.js";
 import { inAuditedTransaction } from "../platform/audit-context.js";
 import type { EntityDefinition } from "../platform/resources/entity.js";
 import { insertRecord } from "../platform/resources/repository.js";
+import { finaliseDocument } from "./billing/documents.js";
+import { invoiceLines, invoices, payments, quoteLines, quotes } from "./billing/entities.js";
 import { contacts, customers } from "./crm/entities.js";
 import { articles, reservations, stockMovements, warehouses } from "./inventory/entities.js";
 import { projects } from "./projects/entities.js";
@@ -23,7 +25,8 @@ export interface DemoSite {
  * customers and sites, and does nothing on one that has them: three customers with contacts, the
  * demo edge's site whose inverter carries the serial number the simulator reports (so it links by
  * itself), a warehouse with stock, a scheduled project with reserved material, a technician's time
- * bookings and a maintenance ticket. Written through the same declarations and triggers as the
+ * bookings, a maintenance ticket, the company's seller data, a finalised and half-paid invoice and
+ * a sent quote. Written through the same declarations and triggers as the
  * API (audited as `system:demo-seed`). Returns whether it seeded.
  */
 export async function seedDemoCompany(pool: pg.Pool, demo: DemoSite): Promise<boolean> {
@@ -51,6 +54,7 @@ export async function seedDemoCompany(pool: pg.Pool, demo: DemoSite): Promise<bo
       postalCode: "36037",
       city: "Fulda",
       vatId: "DE123456789",
+      email: "buchhaltung@baeckerei-morgenrot.example",
     });
     await add(customers, { name: "Stadtwerke Eschwege", kind: "business", city: "Eschwege" });
     await add(contacts, { customerId: family.id, firstName: "Anna", lastName: "Sonnenschein", isPrimary: true });
@@ -137,8 +141,93 @@ export async function seedDemoCompany(pool: pg.Pool, demo: DemoSite): Promise<bo
       priority: "low",
       description: "Sichtprüfung, Isolationsmessung, Reinigung nach Bedarf",
     });
+    await seedDemoBilling(tx, { family: family.id, bakery: bakery.id, site: site.id, project: project.id }, demo);
   });
   return true;
+}
+
+/**
+ * The demo company's billing: its own data as seller, the family's PV installation invoiced at
+ * 0 % (§12 Abs. 3 UStG) and half paid, and a sent quote for the bakery's project.
+ */
+async function seedDemoBilling(
+  tx: Queryable,
+  ids: { family: string; bakery: string; site: string; project: string },
+  demo: DemoSite,
+): Promise<void> {
+  await tx.query(
+    `UPDATE erp.company_settings SET name = 'Sonnenstrom Nordhessen GmbH (Demo)', street = 'Industriestraße 12',
+       postal_code = '34123', city = 'Kassel', vat_id = 'DE811907980', registration = 'Amtsgericht Kassel HRB 17523',
+       managing_directors = 'Jana Brenner', contact_name = 'Buchhaltung', phone = '+49 561 123456',
+       email = 'buchhaltung@sonnenstrom.example', iban = 'DE02120300000000202051', bic = 'BYLADEM1001',
+       bank_name = 'Deutsche Kreditbank Berlin', datev_advisor_number = 29098, datev_client_number = 55003,
+       version = version + 1, updated_at = now()
+     WHERE id = 1`,
+  );
+  const invoice = await insertRecord(tx, invoices, {
+    customerId: ids.family,
+    siteId: ids.site,
+    issueDate: "2026-05-06",
+    deliveryDate: "2026-05-04",
+  });
+  const pv = { invoiceId: invoice.id, vatCategory: "Z", vatRate: 0, unit: "H87" };
+  await insertRecord(tx, invoiceLines, {
+    ...pv,
+    position: 1,
+    kind: "flat",
+    description: "PV-Module 425 W Glas-Glas, 23 Stück",
+    quantity: 23,
+    unitPriceCents: 11_900,
+  });
+  await insertRecord(tx, invoiceLines, {
+    ...pv,
+    position: 2,
+    kind: "flat",
+    description: "Wechselrichter 10 kW dreiphasig",
+    serialNumber: demo.inverterSerial,
+    quantity: 1,
+    unitPriceCents: 189_000,
+  });
+  await insertRecord(tx, invoiceLines, {
+    ...pv,
+    position: 3,
+    kind: "hours",
+    description: "Montage, Verkabelung und Inbetriebnahme",
+    unit: "HUR",
+    quantity: 16,
+    unitPriceCents: 6_500,
+  });
+  await finaliseDocument(tx, invoice.id);
+  await insertRecord(tx, payments, {
+    invoiceId: invoice.id,
+    amountCents: 250_000,
+    paidOn: "2026-05-20",
+    reference: "Abschlag PV-Anlage",
+  });
+  const quote = await insertRecord(tx, quotes, {
+    customerId: ids.bakery,
+    projectId: ids.project,
+    title: "PV-Anlage Bäckerei Morgenrot 29,75 kWp",
+    validUntil: "2027-01-31",
+  });
+  for (const [position, description, quantity, unitPriceCents, unit] of [
+    [1, "PV-Modul 425 W Glas-Glas", 70, 11_900, "H87"],
+    [2, "Wechselrichter 25 kW dreiphasig", 1, 389_000, "H87"],
+    [3, "Montage und Inbetriebnahme", 64, 6_500, "HUR"],
+  ] as const) {
+    await insertRecord(tx, quoteLines, {
+      quoteId: quote.id,
+      position,
+      kind: "flat",
+      description,
+      quantity,
+      unitPriceCents,
+      unit,
+      vatCategory: "S",
+      vatRate: 19,
+    });
+  }
+  await tx.query("UPDATE erp.quotes SET status = 'sent', version = version + 1 WHERE id = $1", [quote.id]);
 }
 
 /** A technician account for the demo's bookings; its password is random and never shown (log in as your own admin). */

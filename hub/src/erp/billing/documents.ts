@@ -8,22 +8,21 @@ import { loadCompanySettings, sellerOf } from "./settings.js";
 
 /**
  * Finalises a draft in the caller's transaction: the company settings must name the seller
- * completely (else `HUB_ERR_SETTINGS_MISSING`, nothing numbered), `erp.finalise_invoice` checks
- * the draft, computes its totals and takes its number, and the document as finalised — parties,
- * lines, totals — is kept in `erp.invoice_documents`, from which every later PDF and XRechnung
- * is rendered. The caller has locked the draft.
+ * completely (else `HUB_ERR_SETTINGS_MISSING`, nothing numbered); the document — parties, lines,
+ * VAT breakdown — is assembled from the draft, and `erp.finalise_invoice` checks the draft,
+ * computes its totals, takes its number last and keeps the document with its number, dates and
+ * totals in `erp.invoice_documents`, from which every later PDF and XRechnung is rendered. The
+ * caller has locked the draft.
  */
 export async function finaliseDocument(tx: Queryable, invoiceId: string): Promise<BillingDocument> {
   const settings = await loadCompanySettings(tx);
-  const seller = sellerOf(settings);
+  const draft = await assembleDraft(tx, invoiceId, sellerOf(settings), settings.paymentTermsDays);
   try {
-    await tx.query("SELECT erp.finalise_invoice($1)", [invoiceId]);
+    const { rows } = await tx.query("SELECT erp.finalise_invoice($1, $2) AS document", [invoiceId, draft]);
+    return rows[0]?.document as BillingDocument;
   } catch (err) {
     throw refusalOf(invoices, err);
   }
-  const document = await assembleDocument(tx, invoiceId, seller, settings.paymentTermsDays);
-  await tx.query("INSERT INTO erp.invoice_documents (invoice_id, document) VALUES ($1, $2)", [invoiceId, document]);
-  return document;
 }
 
 /** The finalised document `invoiceId` as it was finalised; 404 for a draft or an unknown id. */
@@ -35,17 +34,21 @@ export async function loadDocument(db: Queryable, invoiceId: string): Promise<Bi
   return rows[0].document as BillingDocument;
 }
 
-/** Builds the document of a just-finalised invoice from its rows (the same transaction). */
-async function assembleDocument(
+/** What the database finalises a document with: everything but its number, dates and totals. */
+type DraftDocument = Omit<
+  BillingDocument,
+  "id" | "typeCode" | "number" | "issueDate" | "dueDate" | "deliveryDate" | "netCents" | "vatCents" | "grossCents"
+>;
+
+/** The document of a draft as its rows say, to be finalised (the same transaction). */
+async function assembleDraft(
   tx: Queryable,
   invoiceId: string,
   seller: BillingDocument["seller"],
   paymentTermsDays: number,
-): Promise<BillingDocument> {
+): Promise<DraftDocument> {
   const { rows } = await tx.query(
-    `SELECT i.type_code, i.number, i.issue_date::text AS issue_date, i.due_date::text AS due_date,
-       i.delivery_date::text AS delivery_date, i.buyer_reference, i.notes, i.net_cents, i.vat_cents, i.gross_cents,
-       c.number AS customer_number, c.name, c.kind, c.street, c.postal_code, c.city, c.country, c.vat_id, c.email,
+    `SELECT i.buyer_reference, i.notes, c.number AS customer_number, c.name, c.kind, c.street, c.postal_code, c.city, c.country, c.vat_id, c.email,
        c.leitweg_id, o.number AS corrects_number, o.issue_date::text AS corrects_issue_date,
        s.street AS site_street, s.postal_code AS site_postal_code, s.city AS site_city, s.country AS site_country
      FROM erp.invoices i JOIN erp.customers c ON c.id = i.customer_id
@@ -76,21 +79,11 @@ async function assembleDocument(
     vatRate: Number(l.vat_rate),
     exemptionReason: l.exemption_reason,
   }));
-  const vatBreakdown = vatBreakdownOf(lines);
-  if (vatBreakdown.reduce((sum, g) => sum + g.taxCents, 0) !== Number(r.vat_cents)) {
-    throw hubError("HUB_ERR_INTERNAL", `invoice ${r.number}: the VAT breakdown does not add up to the stored VAT`);
-  }
   const siteAddress = r.site_city
     ? { street: r.site_street, postalCode: r.site_postal_code, city: r.site_city, country: r.site_country ?? "DE" }
     : null;
   const sameAsBuyer = siteAddress && siteAddress.street === r.street && siteAddress.city === r.city;
   return {
-    id: invoiceId,
-    typeCode: r.type_code,
-    number: r.number,
-    issueDate: r.issue_date,
-    dueDate: r.due_date,
-    deliveryDate: r.delivery_date ?? r.issue_date,
     currency: "EUR",
     buyerReference: r.buyer_reference ?? r.leitweg_id ?? r.customer_number,
     notes: r.notes,
@@ -109,10 +102,7 @@ async function assembleDocument(
       email: r.email,
     },
     lines,
-    vatBreakdown,
-    netCents: Number(r.net_cents),
-    vatCents: Number(r.vat_cents),
-    grossCents: Number(r.gross_cents),
+    vatBreakdown: vatBreakdownOf(lines),
     paymentTermsDays,
   };
 }

@@ -129,6 +129,7 @@ export const invoices = defineEntity({
       message: "an invoice names the customer's full address (§ 14 Abs. 4 UStG): street, postal code and city",
     },
     invoices_corrects_finalised: { field: "correctsId", message: "a credit note corrects a finalised invoice" },
+    invoice_document: { field: "status", message: "the document does not show the invoice's lines and VAT" },
   },
   auditRefusals: ["HUB_ERR_INVOICE_FINALISED"],
   detail: {
