@@ -299,6 +299,12 @@ t.test("documents are rendered from the invoice as finalised, whatever changes l
   t.equal(pdf.rawPayload.subarray(0, 5).toString(), "%PDF-");
   const draft = await post("/invoices", { customerId: customer.id });
   t.equal((await get(`/invoices/${draft.id}/pdf`)).statusCode, 404, "a draft has no document");
+  const noEmail = await post("/customers", { name: "Ohne Mail", kind: "private", ...address }, office);
+  const unsendable = await invoiceOf([flat(1, 1, 100)], { customerId: noEmail.id });
+  t.match((await get(`/invoices/${unsendable.id}/xrechnung`)).json(), {
+    code: "HUB_ERR_XRECHNUNG_DATA",
+    problems: [{ path: "/buyer/email" }],
+  });
   t.equal(
     await pool.query("UPDATE erp.invoice_documents SET document = '{}'").catch((err) => err.constraint),
     "ledger_append_only",

@@ -161,6 +161,7 @@ async function seedDemoBilling(
        managing_directors = 'Jana Brenner', contact_name = 'Buchhaltung', phone = '+49 561 123456',
        email = 'buchhaltung@sonnenstrom.example', iban = 'DE02120300000000202051', bic = 'BYLADEM1001',
        bank_name = 'Deutsche Kreditbank Berlin', datev_advisor_number = 29098, datev_client_number = 55003,
+       datev_account_z = 8290,
        version = version + 1, updated_at = now()
      WHERE id = 1`,
   );

@@ -222,9 +222,10 @@ export const billingRoutes: FastifyPluginAsync<{ pool: pg.Pool }> = async (app, 
         xml = toXRechnung(doc);
       } catch (err) {
         if (!(err instanceof XRechnungDataError)) throw err;
+        const pointer = (field: string) => `/${field.replace(/\[(\d+)\]/g, ".$1").replaceAll(".", "/")}`;
         throw fieldError(
           "HUB_ERR_XRECHNUNG_DATA",
-          err.fields.map((field) => ({ path: `/${field}`, message: "XRechnung needs it" })),
+          err.problems.map((p) => ({ path: pointer(p.field), message: p.problem })),
         );
       }
       return reply
