@@ -525,8 +525,15 @@ function footerColumns(pdf: PDFKit.PDFDocument, seller: BillingDocument["seller"
   const natural = texts.map((lines) => Math.max(0, ...lines.map((line) => pdf.widthOfString(line))));
   const room = CONTENT_WIDTH - (texts.length - 1) * FOOTER_GAP;
   const sum = natural.reduce((a, b) => a + b, 0);
+  // contact and bank lines (an e-mail address, an IBAN) read badly when broken: those columns keep
+  // their width as long as they fit in two thirds, the name and register columns wrap instead
+  const unbroken = (natural[1] ?? 0) + (natural[2] ?? 0) <= (room * 2) / 3 ? [1, 2] : [];
+  const kept = unbroken.reduce((a, i) => a + (natural[i] ?? 0), 0);
+  const rest = sum - kept;
   const widths =
-    sum <= room ? natural.map((w) => w + (room - sum) / texts.length) : natural.map((w) => (w / sum) * room);
+    sum <= room
+      ? natural.map((w) => w + (room - sum) / texts.length)
+      : natural.map((w, i) => (unbroken.includes(i) ? w : (w / rest) * (room - kept)));
   let x = LEFT;
   return texts.map((lines, i) => {
     const width = widths[i] ?? 0;
