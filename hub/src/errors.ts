@@ -117,6 +117,12 @@ export const HUB_ERRORS = {
     retryable: false,
     text: "the invoice is finalised and can no longer change; cancel it by a credit note",
   },
+  HUB_ERR_HOLD_SUBJECT: {
+    status: 400,
+    retryable: false,
+    text: "a legal hold names one record of a table under retention (table and id) or one customer",
+  },
+  HUB_ERR_HOLD_RELEASED: { status: 409, retryable: false, text: "the legal hold was released already" },
   HUB_ERR_ALREADY_CREDITED: {
     status: 409,
     retryable: false,
@@ -141,6 +147,26 @@ export const HUB_ERRORS = {
     status: 422,
     retryable: false,
     text: "a text for the DATEV export has a character Windows-1252 cannot encode (document and field named)",
+  },
+  HUB_ERR_APPROVAL_SELF: {
+    status: 409,
+    retryable: false,
+    text: "nobody decides their own approval request: a second person must",
+  },
+  HUB_ERR_APPROVAL_CLOSED: {
+    status: 409,
+    retryable: false,
+    text: "the approval request is no longer pending (decided, carried out or expired)",
+  },
+  HUB_ERR_APPROVAL_PENDING: {
+    status: 409,
+    retryable: false,
+    text: "another request for this operation on this subject awaits its decision",
+  },
+  HUB_ERR_APPROVAL_STALE: {
+    status: 409,
+    retryable: false,
+    text: "what the approval request names changed since it was requested: reject it and request again",
   },
   HUB_ERR_TRANSITION_NOT_ALLOWED: {
     status: 409,

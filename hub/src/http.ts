@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type pg from "pg";
 import type { Logger } from "pino";
+import { approvalRoutes } from "./approvals/index.js";
 import { auditRoutes } from "./audit/index.js";
 import { type AuthPluginOptions, authPlugin } from "./auth/index.js";
 import { DeadLetterQueue, deadLetterRoutes, observeDeadLetters } from "./dead-letters/index.js";
@@ -18,6 +19,7 @@ import { lockingPlugin } from "./platform/locking.js";
 import { registerProblemHandler } from "./platform/problem.js";
 import type { ResilienceRegistry } from "./platform/resilience.js";
 import { requestIdOf, tracingPlugin } from "./platform/tracing.js";
+import { retentionRoutes } from "./retention/routes.js";
 import { telemetryRoutes } from "./telemetry/index.js";
 
 /** What the HTTP app needs. */
@@ -96,5 +98,7 @@ export async function buildHubHttp(deps: HubHttpDeps) {
   await app.register(erpRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(auditRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(deadLetterRoutes, { prefix: "/api/v1", pool: deps.pool, queue: deadLetters });
+  await app.register(approvalRoutes, { prefix: "/api/v1", pool: deps.pool });
+  await app.register(retentionRoutes, { prefix: "/api/v1", pool: deps.pool });
   return app;
 }

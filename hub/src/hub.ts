@@ -1,6 +1,7 @@
 import { ServerCredentials } from "@grpc/grpc-js";
 import type pg from "pg";
 import type { Logger } from "pino";
+import { expireApprovals } from "./approvals/index.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 import { migrate } from "./db/migrate.js";
 import { openPool } from "./db/pool.js";
@@ -19,6 +20,7 @@ import { createHubServerCredentials } from "./pki/server-credentials.js";
 import { purgeIdempotencyKeys } from "./platform/idempotency-store.js";
 import { ResilienceRegistry } from "./platform/resilience.js";
 import { traceQueries } from "./platform/tracing.js";
+import { runScheduledRetention } from "./retention/service.js";
 import { HUB_VERSION } from "./version.js";
 
 /** How to run a hub. */
@@ -154,6 +156,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         }
         const purged = await maintenancePolicy.execute(() => purgeIdempotencyKeys(runtime));
         if (purged > 0) log.info({ purged }, "idempotency keys older than 24 h purged");
+        await maintenancePolicy.execute(() => expireApprovals(runtime));
+        // once per Berlin calendar day, on one hub of those sharing the database
+        await maintenancePolicy.execute(() =>
+          runScheduledRetention(owner, { log: log.child({ component: "retention" }) }),
+        );
       } catch (err) {
         log.warn({ err }, "partition maintenance failed; retrying in an hour");
       }

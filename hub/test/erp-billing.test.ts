@@ -1,7 +1,7 @@
 /**
  * Billing on a real PostgreSQL, through HTTP: quotes accepted into a project and an invoice draft,
- * hours invoiced from time bookings once, cancellation by credit notes (in full or by line, never
- * more than was invoiced, under concurrency), payments that never exceed what is open (under
+ * hours invoiced from time bookings once, cancellation by credit notes once a second accountant
+ * approves it (in full or by line, never more than was invoiced, under concurrency), payments that never exceed what is open (under
  * concurrency), open items and the overdue list, the documents rendered from the invoice as
  * finalised, the DATEV export and the company settings.
  */
@@ -20,6 +20,12 @@ t.teardown(() => platform.close());
 const { app, pool } = platform;
 const accountant = platform.as("accountant");
 const office = platform.as("office");
+/** The second accountant: cancellations wait for another person's approval. */
+const accountant2 = await (async () => {
+  const email = "accountant-2@example.com";
+  await app.authService.createUser({ email, roles: ["accountant"], password: "correct horse battery" });
+  return { authorization: `Bearer ${(await app.authService.login(email, "correct horse battery")).token}` };
+})();
 
 type Injected = Awaited<ReturnType<typeof app.inject>>;
 type Json = Record<string, unknown> & { id: string; version: number };
@@ -47,6 +53,15 @@ const finalise = async (id: string): Promise<Json> => {
   return res.json() as Json;
 };
 const count = async (sql: string, params: unknown[] = []) => Number((await pool.query(sql, params)).rows[0].n);
+const approve = (approvalId: string) =>
+  app.inject({ method: "POST", url: `/api/v1/approvals/${approvalId}/approve`, headers: accountant2, payload: {} });
+/** Cancels an invoice: the request (202) approved by the second accountant; returns the credit note. */
+async function cancel(invoiceId: string, payload: object): Promise<Json> {
+  const { approval } = await post(`/invoices/${invoiceId}/cancel`, payload, accountant, 202);
+  const res = await approve((approval as Json).id);
+  if (res.statusCode !== 200) throw new Error(`approve: ${res.statusCode} ${res.body}`);
+  return (await get(`/invoices/${res.json().result.creditNoteId}`)).json() as Json;
+}
 const codes = (responses: Injected[]) => responses.map((r) => r.json().code ?? r.statusCode).sort();
 
 await configureCompany(app, accountant);
@@ -153,10 +168,10 @@ t.test("hours from the project's time bookings are invoiced once", async (t) => 
   t.match((await post(`/invoices/${unlinked.id}/hours`, hours, accountant, 400)).problems, [{ path: "/projectId" }]);
 });
 
-t.test("cancellation: a credit note by line, then in full; 20 concurrent cancellations credit once", async (t) => {
+t.test("cancellation: a credit note by line, then in full; 20 concurrent approvals credit once", async (t) => {
   const invoice = await invoiceOf([flat(1, 23, 11_900, { vatCategory: "Z", vatRate: 0 }), flat(2, 2, 10_000)]);
   const lines = (await get(`/invoices/${invoice.id}`)).json().lines as Json[];
-  const partial = await post(`/invoices/${invoice.id}/cancel`, {
+  const partial = await cancel(invoice.id, {
     lines: [{ lineId: lines[0]?.id, quantity: 2 }],
     notes: "Zwei Module zurückgenommen",
   });
@@ -182,13 +197,18 @@ t.test("cancellation: a credit note by line, then in full; 20 concurrent cancell
   t.match(tooMuch, { code: "HUB_ERR_ALREADY_CREDITED", problems: [{ path: "/lines/0/quantity" }] });
   const unknown = await post(`/invoices/${invoice.id}/cancel`, { lines: [{ lineId: invoice.id }] }, accountant, 400);
   t.match(unknown.problems, [{ path: "/lines/0/lineId" }]);
-  const race = await Promise.all(
+  const requests = await Promise.all(
     Array.from({ length: 20 }, () =>
       app.inject({ method: "POST", url: `/api/v1/invoices/${invoice.id}/cancel`, headers: accountant, payload: {} }),
     ),
   );
-  t.same(codes(race), [201, ...Array(19).fill("HUB_ERR_ALREADY_CREDITED")], "one credit note for the rest");
-  const full = race.find((r) => r.statusCode === 201)?.json();
+  t.same(codes(requests), Array(20).fill(202), "20 cancellations wait for approval");
+  const approvalIds = new Set(requests.map((r) => r.json().approval.id));
+  t.equal(approvalIds.size, 1, "as one request");
+  const race = await Promise.all(Array.from({ length: 20 }, () => approve([...approvalIds][0] as string)));
+  t.same(codes(race), [200, ...Array(19).fill("HUB_ERR_APPROVAL_CLOSED")], "approved and carried out once");
+  const approved = race.find((r) => r.statusCode === 200)?.json();
+  const full = (await get(`/invoices/${approved.result.creditNoteId}`)).json();
   t.match(full, { number: /-00002$/, netCents: 21 * 11_900 + 20_000, vatCents: 3_800 });
   t.equal(
     await count("SELECT sum(quantity) AS n FROM erp.invoice_lines WHERE credits_line_id = $1", [lines[0]?.id]),
@@ -253,7 +273,7 @@ t.test("open items per customer and the overdue list; a credit note reduces what
   const other = await post("/customers", { name: "Nachbar", kind: "private", ...address }, office);
   const early = await invoiceOf([flat(1, 1, 10_000)], { customerId: other.id, issueDate: "2026-10-01" });
   const late = await invoiceOf([flat(1, 1, 20_000)], { customerId: other.id, issueDate: "2026-11-20" });
-  await post(`/invoices/${late.id}/cancel`, {
+  await cancel(late.id, {
     lines: [{ lineId: (await get(`/invoices/${late.id}`)).json().lines[0].id, quantity: 0.5 }],
   });
   const open = (await get(`/open-items?customerId=${other.id}`)).json();

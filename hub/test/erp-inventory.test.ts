@@ -1,8 +1,8 @@
 /**
  * Inventory through HTTP on a real PostgreSQL: the ledger's trigger keeps stock never negative
  * and never below what is reserved, and a serial number in exactly one place, under concurrent
- * requests; reversals instead of edits; the balances are the ledger's sum and nobody but the
- * ledger writes them.
+ * requests; reversals instead of edits; write-offs only once a second person approves them; the
+ * balances are the ledger's sum and nobody but the ledger writes them.
  */
 import t, { type Test } from "tap";
 import { startPlatform } from "./fixtures/platform.js";
@@ -293,6 +293,65 @@ t.test(
     t.equal(rows[0].mismatches, 0, "every balance is the sum of its ledger");
   },
 );
+
+t.test("a write-off waits for another project manager's approval; one the stock cannot cover is refused", async (t) => {
+  const email = "project_manager-2@example.com";
+  await app.authService.createUser({ email, roles: ["project_manager"], password: "correct horse battery" });
+  const pm2 = { authorization: `Bearer ${(await app.authService.login(email, "correct horse battery")).token}` };
+  const module430 = await create(t, "/articles", { number: "MOD-430", name: "PV-Modul 430 Wp", category: "module" });
+  await create(t, "/stock-movements", { kind: "receipt", articleId: module430.id, quantity: 5, toWarehouseId: w1.id });
+  const writeOff = (quantity: number) =>
+    move({ kind: "write_off", articleId: module430.id, quantity, fromWarehouseId: w1.id, notes: "Glasbruch" });
+  const movements = () =>
+    pool
+      .query("SELECT count(*)::int AS n FROM erp.stock_movements WHERE article_id = $1 AND kind = 'write_off'", [
+        module430.id,
+      ])
+      .then((r) => r.rows[0].n);
+  const tooMuch = await writeOff(6);
+  t.match(tooMuch.json(), { code: "HUB_ERR_STOCK_INSUFFICIENT", problems: [{ path: "/quantity" }] }, "refused at once");
+  const held = await writeOff(2);
+  t.equal(held.statusCode, 202, held.body);
+  const { approval } = held.json();
+  t.match(approval, {
+    operation: "stock.write_off",
+    status: "pending",
+    subject: { entity: "stock", id: `${w1.id}/${module430.id}` },
+    payload: { kind: "write_off", quantity: 2, notes: "Glasbruch" },
+    facts: { articleNumber: "MOD-430", warehouseCode: "HQ", quantity: 2 },
+    approverRoles: ["project_manager", "admin"],
+  });
+  t.equal(held.headers.location, `/api/v1/approvals/${approval.id}`);
+  t.equal(await movements(), 0, "nothing written");
+  t.match(await stockOf(module430.id, w1.id), { quantity: 5 });
+  t.equal((await writeOff(2)).json().approval.id, approval.id, "the same write-off again: the same request");
+  t.equal((await writeOff(3)).json().code, "HUB_ERR_APPROVAL_PENDING", "another of the same stock waits");
+  const decide = (headers: Record<string, string>) =>
+    app.inject({ method: "POST", url: `/api/v1/approvals/${approval.id}/approve`, headers, payload: {} });
+  t.equal((await decide(pm)).json().code, "HUB_ERR_APPROVAL_SELF");
+  t.equal(
+    (await decide(platform.as("accountant"))).json().code,
+    "HUB_ERR_FORBIDDEN",
+    "an accountant does not approve stock",
+  );
+  const approved = await decide(pm2);
+  t.equal(approved.statusCode, 200, approved.body);
+  t.match(approved.json(), { status: "executed", result: { stockMovementId: String, number: Number } });
+  t.equal(await movements(), 1);
+  t.match(await stockOf(module430.id, w1.id), { quantity: 3 });
+  const { rows } = await pool.query(
+    "SELECT actor_id FROM audit.records WHERE table_name = 'stock_movements' AND entity_id = $1",
+    [approved.json().result.stockMovementId],
+  );
+  t.same(
+    rows,
+    [{ actor_id: (await app.authService.login(email, "correct horse battery")).user.id }],
+    "by the approver",
+  );
+  t.equal((await decide(pm2)).json().code, "HUB_ERR_APPROVAL_CLOSED", "once");
+  await create(t, "/stock-movements", { reversesId: approved.json().result.stockMovementId, notes: "doch heil" });
+  t.match(await stockOf(module430.id, w1.id), { quantity: 5 }, "its reversal needs no approval");
+});
 
 t.test("bad movements: 400 naming the field, nothing written", async (t) => {
   const count = async () => Number((await pool.query("SELECT count(*) FROM erp.stock_movements")).rows[0].count);

@@ -9,7 +9,8 @@ export type Grant = Permission | "*";
 /**
  * What each role may do — the one table every route's `config.permission` is checked against.
  * Areas: customers, sites, projects, tickets, inventory, time (bookings), billing, telemetry,
- * warehouse, users (accounts of others), audit, dlq; `account:self` is the caller's own account
+ * warehouse, users (accounts of others), audit, dlq, approvals (`decide`: which requests, the policies' approver
+ * roles say); `account:self` is the caller's own account
  * (logout, password, own API tokens), which every role has — also the otherwise read-only auditor.
  */
 export const ROLE_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
@@ -35,6 +36,7 @@ export const ROLE_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     "time:*",
     "billing:read",
     "telemetry:read",
+    "approvals:*",
   ],
   technician: [
     "account:self",
@@ -55,6 +57,9 @@ export const ROLE_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     "time:close",
     "billing:*",
     "inventory:read",
+    "approvals:*",
+    "retention:read",
+    "retention:write",
   ],
   analyst: ["account:self", "telemetry:read", "warehouse:read"],
   auditor: ["account:self", "*:read"],

@@ -1,12 +1,22 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import type pg from "pg";
-import { fieldError } from "../../errors.js";
+import { ApprovalHeld } from "../../approvals/schemas.js";
+import {
+  type ApprovalRequest,
+  heldAnswer,
+  registerApprovalExecutor,
+  requestApproval,
+  requiresApproval,
+} from "../../approvals/service.js";
+import type { Queryable } from "../../db/queryable.js";
+import { fieldError, hubError } from "../../errors.js";
 import { txOf } from "../../platform/idempotency.js";
 import { expectedVersion, sendVersion } from "../../platform/locking.js";
+import type { Principal } from "../../platform/principal.js";
 import { schemasOf } from "../../platform/resources/entity.js";
 import { findRecord, insertRecord, lockRecord } from "../../platform/resources/repository.js";
-import { creditInvoice, invoiceHours } from "./credit-notes.js";
+import { type CreditRequest, creditInvoice, invoiceHours } from "./credit-notes.js";
 import { datevExtf } from "./datev.js";
 import { finaliseDocument, loadDocument } from "./documents.js";
 import { invoiceLines, invoices, payments } from "./entities.js";
@@ -82,27 +92,94 @@ const OpenItem = Type.Object({
 
 const DatevQuery = Type.Object({ from: Day, to: Day }, { additionalProperties: false });
 
+/** Approval operations of billing (policy rows in `ops.approval_policies`). */
+const FINALISE = "invoice.finalise";
+const CANCEL = "invoice.cancel";
+
+/**
+ * A draft's totals as finalisation computes them (each line's net; VAT per category and rate on
+ * the group's sum, rounded to the cent; see erp.finalise_invoice) and a digest of its lines: an
+ * approved finalisation finalises exactly what was approved (lines do not change the draft's version).
+ */
+async function draftTotals(db: Queryable, invoiceId: string) {
+  const { rows } = await db.query(
+    `SELECT coalesce(sum(g.net), 0)::bigint AS net_cents, coalesce(sum(g.tax), 0)::bigint AS vat_cents,
+       (SELECT encode(sha256(convert_to(coalesce(jsonb_agg(to_jsonb(l) ORDER BY l.position, l.id)::text, ''), 'UTF8')), 'hex')
+        FROM erp.invoice_lines l WHERE l.invoice_id = $1) AS lines_digest
+     FROM (SELECT sum(line_net_cents) AS net, round(sum(line_net_cents) * vat_rate / 100) AS tax
+           FROM erp.invoice_lines WHERE invoice_id = $1 GROUP BY vat_category, vat_rate) g`,
+    [invoiceId],
+  );
+  const r = rows[0] as { net_cents: string; vat_cents: string; lines_digest: string };
+  const netCents = Number(r.net_cents);
+  const vatCents = Number(r.vat_cents);
+  return { netCents, vatCents, grossCents: netCents + vatCents, linesDigest: r.lines_digest };
+}
+
+/** Finalises a draft whose finalisation was approved, if it is still the draft that was approved. */
+async function finaliseApproved(tx: Queryable, { subject, payload }: Pick<ApprovalRequest, "subject" | "payload">) {
+  const draft = await lockRecord(tx, invoices, subject.id, null);
+  const totals = await draftTotals(tx, subject.id);
+  if (draft.version !== payload.version || totals.linesDigest !== payload.linesDigest) {
+    throw hubError(
+      "HUB_ERR_APPROVAL_STALE",
+      `invoice ${subject.id} changed since its finalisation was requested (now ${totals.grossCents} cents gross): reject the request and finalise again`,
+    );
+  }
+  const document = await finaliseDocument(tx, subject.id);
+  return { invoiceId: subject.id, number: document.number, grossCents: document.grossCents };
+}
+
+/** Cancels an invoice whose cancellation was approved; the result names the credit note. */
+async function cancelApproved(tx: Queryable, { subject, payload }: Pick<ApprovalRequest, "subject" | "payload">) {
+  const creditNoteId = await creditInvoice(tx, subject.id, payload as CreditRequest);
+  const note = await findRecord(tx, invoices, creditNoteId);
+  return { creditNoteId, number: note?.number ?? null, grossCents: note?.grossCents ?? null };
+}
+
 /**
  * Billing beyond the derived routes: finalising a draft (number, totals, the document kept as
  * finalised), cancelling by credit note (whole or by line), payments, open items, the documents
- * (PDF, XRechnung) and the DATEV export.
+ * (PDF, XRechnung) and the DATEV export. Finalising above the policy's amount and cancelling
+ * wait for a second person's approval (202 with the request); approving carries them out.
  */
 export const billingRoutes: FastifyPluginAsync<{ pool: pg.Pool }> = async (app, { pool }) => {
+  registerApprovalExecutor(FINALISE, finaliseApproved, { rehearse: true });
+  registerApprovalExecutor(CANCEL, cancelApproved, { rehearse: true });
+
   app.post(
     "/invoices/:id/finalise",
     {
       config: { permission: "billing:write", idempotent: true, auditTags: ["invoices", "finalise"] },
       schema: {
-        summary: "Finalise a draft invoice: number, totals, frozen for good",
+        summary:
+          "Finalise a draft invoice: number, totals, frozen for good (202: above the approval amount, held for a second person's approval)",
         tags: ["invoices"],
         params: Params,
-        response: { 200: Invoice },
+        response: { 200: Invoice, 202: ApprovalHeld },
       },
     },
     async (req, reply) => {
       const { id } = req.params as Static<typeof Params>;
       const tx = txOf(req);
-      await lockRecord(tx, invoices, id, expectedVersion(req));
+      const draft = await lockRecord(tx, invoices, id, expectedVersion(req));
+      const totals = draft.status === "draft" ? await draftTotals(tx, id) : undefined;
+      if (totals && (await requiresApproval(tx, FINALISE, { amountCents: totals.grossCents }))) {
+        const approval = await requestApproval(tx, {
+          operation: FINALISE,
+          subject: { entity: "invoices", id },
+          payload: { version: draft.version, linesDigest: totals.linesDigest },
+          facts: {
+            amountCents: totals.grossCents,
+            netCents: totals.netCents,
+            vatCents: totals.vatCents,
+            currency: "EUR",
+          },
+          principal: req.principal as Principal,
+        });
+        const held = heldAnswer(approval);
+        return reply.code(202).header("location", held.location).send(held.body);
+      }
       await finaliseDocument(tx, id);
       const record = await findRecord(tx, invoices, id);
       sendVersion(reply, record?.version ?? 0);
@@ -115,17 +192,32 @@ export const billingRoutes: FastifyPluginAsync<{ pool: pg.Pool }> = async (app, 
     {
       config: { permission: "billing:write", idempotent: true, auditTags: ["invoices", "cancel"] },
       schema: {
-        summary: "Cancel a finalised invoice by a credit note (381): in full, or the lines and quantities named",
+        summary:
+          "Cancel a finalised invoice by a credit note (381): in full, or the lines and quantities named (202: held for a second person's approval)",
         tags: ["invoices"],
         params: Params,
         body: CancelBody,
-        response: { 201: Invoice },
+        response: { 201: Invoice, 202: ApprovalHeld },
       },
     },
     async (req, reply) => {
       const { id } = req.params as Static<typeof Params>;
       const tx = txOf(req);
-      const creditNoteId = await creditInvoice(tx, id, req.body as Static<typeof CancelBody>);
+      const body = req.body as Static<typeof CancelBody>;
+      if (await requiresApproval(tx, CANCEL)) {
+        const invoice = await findRecord(tx, invoices, id);
+        if (!invoice) throw hubError("HUB_ERR_NOT_FOUND", `invoice ${id} does not exist`);
+        const approval = await requestApproval(tx, {
+          operation: CANCEL,
+          subject: { entity: "invoices", id },
+          payload: body,
+          facts: { number: invoice.number, amountCents: invoice.grossCents, currency: "EUR" },
+          principal: req.principal as Principal,
+        });
+        const held = heldAnswer(approval);
+        return reply.code(202).header("location", held.location).send(held.body);
+      }
+      const creditNoteId = await creditInvoice(tx, id, body);
       const record = await findRecord(tx, invoices, creditNoteId);
       sendVersion(reply, record?.version ?? 0);
       reply.header("location", `${req.url.replace(/\/invoices\/.*$/, "/invoices")}/${creditNoteId}`);

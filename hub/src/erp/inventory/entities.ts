@@ -1,5 +1,6 @@
 import { defineEntity } from "../../platform/resources/entity.js";
 import { f } from "../../platform/resources/fields.js";
+import { holdWriteOffs } from "./write-offs.js";
 
 /** Articles: modules, inverters, batteries, mounting, cable…; serialised ones move by serial number. */
 export const articles = defineEntity({
@@ -114,7 +115,8 @@ export const reservations = defineEntity({
  * The stock ledger: append-only movements (receipt, issue to a project, transfer, return,
  * write-off, install at a site). The database applies each to the balances and refuses what
  * would make stock negative or move a serial number from where it is not; a movement is
- * corrected by its reversal (`reversesId`), never edited.
+ * corrected by its reversal (`reversesId`), never edited. A write-off waits for a second
+ * person's approval (write-offs.ts).
  */
 export const stockMovements = defineEntity({
   name: "stock-movements",
@@ -126,6 +128,7 @@ export const stockMovements = defineEntity({
   deletable: false,
   immutable: true,
   defaultSort: "-createdAt",
+  hooks: { holdCreate: holdWriteOffs },
   fields: {
     number: f.integer({ de: "Nr.", en: "No." }, {}, { readOnly: true, list: true }),
     kind: f.enum(

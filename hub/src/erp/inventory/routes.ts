@@ -1,7 +1,10 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import type pg from "pg";
+import { registerApprovalExecutor } from "../../approvals/service.js";
 import { hubError } from "../../errors.js";
+import { stockMovements } from "./entities.js";
+import { WRITE_OFF, writeOffExecutor } from "./write-offs.js";
 
 const Uuid = Type.String({ format: "uuid" });
 
@@ -49,9 +52,11 @@ const SerialHistory = Type.Object({
 
 /**
  * Read views of the inventory the ledger maintains: stock per article and warehouse (quantity,
- * reserved, available) and where a serial number is, with every movement it made.
+ * reserved, available) and where a serial number is, with every movement it made. Registers
+ * what carries out an approved write-off.
  */
 export const inventoryRoutes: FastifyPluginAsync<{ pool: pg.Pool }> = async (app, { pool }) => {
+  registerApprovalExecutor(WRITE_OFF, writeOffExecutor(stockMovements), { rehearse: true });
   app.get(
     "/stock",
     {

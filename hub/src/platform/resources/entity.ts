@@ -13,10 +13,29 @@ export interface Workflow {
   transitions: Array<{ from: string[]; to: string; permission: Permission }>;
 }
 
+/** A create held back instead of written: the 202 answer's body and Location (e.g. an approval request). */
+export interface HeldCreate {
+  location: string;
+  body: Record<string, unknown>;
+}
+
 /** Domain logic the kit calls inside the request's transaction (plain functions, no fastify). */
 export interface EntityHooks {
   /** Values for fields a create body left out, from the caller (e.g. a booking's user). */
   defaults?(principal: Principal | undefined): Record<string, unknown>;
+  /**
+   * Holds a create back instead of writing it (same transaction, before the insert), e.g. until
+   * a second person approves it: `hold` returns the answer (202, a body of `schema`, Location),
+   * or undefined to write the record now.
+   */
+  holdCreate?: {
+    schema: TSchema;
+    hold(
+      tx: Queryable,
+      input: Record<string, unknown>,
+      principal: Principal | undefined,
+    ): Promise<HeldCreate | undefined>;
+  };
   /** After a transition was written (same transaction): side effects such as reserving stock. */
   afterTransition?(
     tx: Queryable,

@@ -28,7 +28,8 @@ type Params = { id: string };
 
 /**
  * The routes the kit derives from an entity declaration, under `/<name>`:
- * `GET /` (filter, sort, quick search, cursor pages), `GET /:id` (ETag), `POST /`, `PATCH /:id`
+ * `GET /` (filter, sort, quick search, cursor pages), `GET /:id` (ETag), `POST /` (or 202 where a
+ * hook holds the create back, e.g. for approval), `PATCH /:id`
  * (JSON merge patch, If-Match), `DELETE /:id` (If-Match; when deletable) and, with a workflow,
  * `POST /:id/transitions {to}` (If-Match; 409 naming the allowed states). Writes run in the
  * request's transaction with Idempotency-Key and the audit context; the table's trigger writes
@@ -71,6 +72,7 @@ export const entityRoutes: FastifyPluginAsync<EntityRoutesOptions> = async (app,
     });
   }
   const item = Type.Ref(schemas.item.$id as string);
+  const holdCreate = definition.hooks?.holdCreate;
 
   app.get(
     base,
@@ -115,11 +117,13 @@ export const entityRoutes: FastifyPluginAsync<EntityRoutesOptions> = async (app,
         tags,
         headers: writeHeaders,
         body: schemas.create,
-        response: { 201: item },
+        response: { 201: item, ...(holdCreate ? { 202: holdCreate.schema } : {}) },
       },
     },
     async (req, reply) => {
       const input = { ...definition.hooks?.defaults?.(req.principal), ...(req.body as Record<string, unknown>) };
+      const held = await holdCreate?.hold(txOf(req), input, req.principal);
+      if (held) return reply.code(202).header("location", held.location).send(held.body);
       const record = await repo.insertRecord(txOf(req), definition, input);
       sendVersion(reply, record.version);
       reply.header("location", `${req.url.replace(/\/$/, "")}/${record.id}`);

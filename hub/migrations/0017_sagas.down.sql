@@ -1,0 +1,4 @@
+DROP TABLE saga.outbox;
+DROP TABLE saga.step_runs;
+DROP TABLE saga.instances;
+DROP TABLE saga.processes;

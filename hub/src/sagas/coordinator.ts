@@ -1,0 +1,471 @@
+import { randomInt, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { Counter, type Registry } from "prom-client";
+import type { DeadLetterSink } from "../dead-letters/service.js";
+import { beginWithAuditContextSql } from "../platform/audit-context.js";
+import {
+  PermanentStepError,
+  type RetryPolicy,
+  type SagaDefinition,
+  type Step,
+  type StepContext,
+} from "./definition.js";
+import { claimSagas, LOCK_SPACE, loadSaga, type SagaRow } from "./repository.js";
+
+/** Tuning of a coordinator. */
+export interface CoordinatorOptions {
+  definitions: SagaDefinition<never>[];
+  log: Logger;
+  /** How long a claim holds without a step's commit (default 5 s). */
+  leaseMs?: number;
+  /** How often idle processes look for work (default 200 ms). */
+  pollMs?: number;
+  /** Sagas run at once by this process (default 16). */
+  concurrency?: number;
+  /** Where a saga goes whose compensation keeps failing. */
+  deadLetters?: DeadLetterSink;
+  /** Registry for the saga metrics (`hub_saga_*`). */
+  registry?: Registry;
+}
+
+type Outcome = "continue" | "released" | "lost" | "ended";
+
+const errorJson = (err: unknown) => {
+  const e = err as { message?: string; code?: string; name?: string };
+  return { message: String(e?.message ?? err).slice(0, 2000), code: e?.code ?? null, name: e?.name ?? null };
+};
+
+/** Full-jitter exponential backoff: a random delay below min(max, initial × 2^(attempt-1)). */
+function backoffMs(policy: RetryPolicy | undefined, attempt: number): number {
+  const ceiling = Math.min(policy?.maxDelayMs ?? 10_000, (policy?.initialDelayMs ?? 200) * 2 ** (attempt - 1));
+  return Math.floor(Math.random() * ceiling);
+}
+
+/**
+ * The TransactionCoordinator of one hub process: it runs sagas claimed from PostgreSQL
+ * (`saga.instances`, FOR UPDATE SKIP LOCKED) alongside any number of other hub processes.
+ *
+ * - Liveness: the process holds a session advisory lock for its whole life; a saga whose owner's
+ *   lock is gone (the process died, its connection broke) is claimed by the next poll of any
+ *   other process, without waiting for its lease.
+ * - Fencing: each claim raises the saga's fence; every step runs in a transaction that first
+ *   locks the saga row and checks the fence it was claimed with, so a process that was paused
+ *   past its lease and lost the saga writes nothing. Step transactions end on their own after the
+ *   lease when their process stops answering (idle_in_transaction_session_timeout).
+ * - A step's effects, its record in `saga.step_runs` (succeeded at most once per step and phase)
+ *   and the saga's next position commit together.
+ * - Failures are retried with full-jitter backoff, durably (`run_at`); a permanent one, or one past
+ *   the saga's deadline, compensates the completed steps in strict reverse order, each retried
+ *   until it succeeds; one that keeps failing leaves the saga `failed`, dead-lettered and counted.
+ */
+export class Coordinator {
+  readonly processId = randomUUID();
+  private readonly lockKey = randomInt(1, 2 ** 31 - 1);
+  private readonly definitions = new Map<string, SagaDefinition<unknown>>();
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly concurrency: number;
+  private readonly log: Logger;
+  private readonly running = new Set<Promise<void>>();
+  private lockClient?: pg.PoolClient;
+  private timer?: NodeJS.Timeout;
+  /** The look for work in progress (at most one). */
+  private polling?: Promise<void>;
+  private stopped = false;
+  private readonly metrics: { steps: Counter<string>; ended: Counter<string> };
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: CoordinatorOptions,
+  ) {
+    for (const d of options.definitions as SagaDefinition<unknown>[]) this.definitions.set(`${d.type}@${d.version}`, d);
+    this.leaseMs = options.leaseMs ?? 5_000;
+    this.pollMs = options.pollMs ?? 200;
+    this.concurrency = options.concurrency ?? 16;
+    this.log = options.log.child({ component: "sagas", process: this.processId });
+    const registers = options.registry ? [options.registry] : [];
+    this.metrics = {
+      steps: new Counter({
+        name: "hub_saga_step_runs_total",
+        help: "Saga step attempts by saga type, phase (action, compensation) and outcome",
+        labelNames: ["type", "phase", "outcome"],
+        registers,
+      }),
+      ended: new Counter({
+        name: "hub_sagas_ended_total",
+        help: "Sagas ended by type and final state; state failed is an alert (a compensation kept failing)",
+        labelNames: ["type", "state"],
+        registers,
+      }),
+    };
+  }
+
+  /** Registers the process, takes its liveness lock and starts looking for work. */
+  async start(): Promise<void> {
+    await this.pool.query("INSERT INTO saga.processes (id, lock_key, hostname, pid) VALUES ($1, $2, $3, $4)", [
+      this.processId,
+      this.lockKey,
+      hostname().slice(0, 255),
+      process.pid,
+    ]);
+    await this.takeLivenessLock();
+    this.schedule(0);
+    this.log.info({ lockKey: this.lockKey }, "saga coordinator started");
+  }
+
+  /** Stops claiming, waits for the sagas in hand to reach a commit, and gives up the liveness lock. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.polling;
+    await Promise.allSettled([...this.running]);
+    const client = this.lockClient;
+    this.lockClient = undefined;
+    if (client) {
+      await client.query("SELECT pg_advisory_unlock($1, $2)", [LOCK_SPACE, this.lockKey]).catch(() => undefined);
+      client.release();
+    }
+    await this.pool.query("DELETE FROM saga.processes WHERE id = $1", [this.processId]).catch(() => undefined);
+  }
+
+  /**
+   * A pooled connection that can never end the process: PostgreSQL may end it at any time (a
+   * restart, the lease's idle timeout, a terminated backend) and pg reports that as an `error`
+   * event on the client, wherever it is; each client gets one listener for good.
+   */
+  private async connect(): Promise<pg.PoolClient> {
+    const client = await this.pool.connect();
+    if (!guarded.has(client)) {
+      guarded.add(client);
+      client.on("error", (err) => this.log.debug({ err }, "a saga connection ended"));
+    }
+    return client;
+  }
+
+  /** The liveness lock on a connection of its own, taken again when that connection breaks. */
+  private async takeLivenessLock(): Promise<void> {
+    const client = await this.connect();
+    client.on("error", (err) => {
+      if (this.lockClient !== client) return; // given back already (stopped): the pool handles it
+      this.lockClient = undefined;
+      this.log.warn({ err }, "the liveness connection broke: taking the lock again");
+      client.release(err);
+    });
+    await client.query("SELECT pg_advisory_lock($1, $2)", [LOCK_SPACE, this.lockKey]);
+    if (this.stopped) {
+      await client.query("SELECT pg_advisory_unlock($1, $2)", [LOCK_SPACE, this.lockKey]).catch(() => undefined);
+      client.release();
+      return;
+    }
+    this.lockClient = client;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.polling ??= this.poll().finally(() => {
+        this.polling = undefined;
+      });
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** One look for work: claims what fits, runs it, and comes back soon (at once when it was busy). */
+  private async poll(): Promise<void> {
+    let claimed = 0;
+    try {
+      if (!this.lockClient) await this.takeLivenessLock();
+      if (this.stopped) return;
+      const free = this.concurrency - this.running.size;
+      if (free > 0) {
+        const rows = await claimSagas(this.pool, this.processId, this.leaseMs, free);
+        claimed = rows.length;
+        for (const row of rows) {
+          const run = this.run(row).finally(() => {
+            this.running.delete(run);
+            if (this.running.size < this.concurrency) this.schedule(0);
+          });
+          this.running.add(run);
+        }
+      }
+    } catch (err) {
+      this.log.warn({ err }, "looking for saga work failed; trying again");
+    }
+    this.schedule(claimed > 0 ? 0 : this.pollMs);
+  }
+
+  /** Runs a claimed saga step after step until it ends, waits or is lost. */
+  private async run(row: SagaRow): Promise<void> {
+    const definition = this.definitions.get(`${row.type}@${row.version}`);
+    if (!definition) {
+      this.log.error({ saga: row.id, type: row.type, version: row.version }, "no definition of this saga version here");
+      await this.release(row, 60_000).catch(() => undefined);
+      return;
+    }
+    let saga = row;
+    try {
+      for (;;) {
+        const outcome =
+          saga.state === "running" ? await this.advance(definition, saga) : await this.compensate(definition, saga);
+        if (outcome !== "continue") return;
+        const next = await loadSaga(this.pool, saga.id);
+        if (!next || next.fence !== saga.fence) return;
+        saga = next;
+      }
+    } catch (err) {
+      this.log.warn({ err, saga: saga.id }, "saga run interrupted; it is claimed again after its lease");
+    }
+  }
+
+  /** The next step of a running saga. */
+  private async advance(definition: SagaDefinition<unknown>, saga: SagaRow): Promise<Outcome> {
+    const step = definition.steps[saga.position] as Step<unknown>;
+    if (saga.deadline_at && saga.deadline_at.getTime() < Date.now()) {
+      return this.fail(definition, saga, step, "action", new PermanentStepError("the saga's deadline passed"));
+    }
+    const last = saga.position === definition.steps.length - 1;
+    const started = new Date();
+    try {
+      return await this.inStep(saga, step, "action", async (tx, ctx) => {
+        const output = (await step.action(tx, saga.input, ctx)) ?? null;
+        await tx.query(
+          `WITH run AS (INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, fence, process_id, started_at)
+             VALUES ($1, $2, $3, 'action', $4, 'succeeded', $5, $6, $7))
+           UPDATE saga.instances SET outputs = outputs || jsonb_build_object($3::text, $8::jsonb), position = position + $9,
+             attempt = 0, state = CASE WHEN $10 THEN 'completed' ELSE state END,
+             ended_at = CASE WHEN $10 THEN now() END, owner_id = CASE WHEN $10 THEN NULL ELSE owner_id END,
+             lease_until = now() + $11 * interval '1 millisecond', updated_at = now()
+           WHERE id = $1`,
+          [
+            saga.id,
+            saga.position,
+            step.name,
+            saga.attempt + 1,
+            saga.fence,
+            this.processId,
+            started,
+            JSON.stringify(output),
+            last ? 0 : 1,
+            last,
+            this.leaseMs,
+          ],
+        );
+        this.metrics.steps.inc({ type: saga.type, phase: "action", outcome: "succeeded" });
+        if (last) this.metrics.ended.inc({ type: saga.type, state: "completed" });
+        return last ? ("ended" as const) : ("continue" as const);
+      });
+    } catch (err) {
+      if (err === LOST) return "lost";
+      return this.fail(definition, saga, step, "action", err, started);
+    }
+  }
+
+  /** The next compensation of a compensating saga (strict reverse order of the completed steps). */
+  private async compensate(definition: SagaDefinition<unknown>, saga: SagaRow): Promise<Outcome> {
+    if (saga.position < 0) return this.end(saga, "compensated");
+    const step = definition.steps[saga.position] as Step<unknown>;
+    const started = new Date();
+    try {
+      return await this.inStep(saga, step, "compensation", async (tx, ctx) => {
+        await step.compensate?.(tx, saga.input, { ...ctx, output: saga.outputs[step.name] ?? null });
+        await tx.query(
+          `WITH run AS (INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, fence, process_id, started_at)
+             VALUES ($1, $2, $3, 'compensation', $4, 'succeeded', $5, $6, $7))
+           UPDATE saga.instances SET position = position - 1, attempt = 0,
+             lease_until = now() + $8 * interval '1 millisecond', updated_at = now() WHERE id = $1`,
+          [saga.id, saga.position, step.name, saga.attempt + 1, saga.fence, this.processId, started, this.leaseMs],
+        );
+        this.metrics.steps.inc({ type: saga.type, phase: "compensation", outcome: "succeeded" });
+        return "continue" as const;
+      });
+    } catch (err) {
+      if (err === LOST) return "lost";
+      return this.fail(definition, saga, step, "compensation", err, started);
+    }
+  }
+
+  /**
+   * Runs `work` in a transaction that first locks the saga row and checks the claim's fence (and
+   * that the saga is still where this process left it); throws LOST when another process owns it now.
+   */
+  private async inStep<T>(
+    saga: SagaRow,
+    step: Step<unknown>,
+    phase: "action" | "compensation",
+    work: (tx: pg.PoolClient, ctx: StepContext) => Promise<T>,
+  ): Promise<T> {
+    const client = await this.connect();
+    const timeoutMs = step.timeoutMs ?? 30_000;
+    const abort = new AbortController();
+    let broken: Error | undefined;
+    // a connection PostgreSQL ended while the step waited on something else is not reused
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on("error", onError);
+    try {
+      const ctx = {
+        actorId: `saga:${saga.type}`,
+        actorName: saga.started_by,
+        requestId: saga.id,
+        tags: ["saga", saga.type, step.name, phase],
+      };
+      await client.query(
+        `${beginWithAuditContextSql(client, ctx)}; SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1000, this.leaseMs)}`,
+      );
+      const { rows } = await client.query(
+        "SELECT fence, state, position FROM saga.instances WHERE id = $1 FOR UPDATE",
+        [saga.id],
+      );
+      const now = rows[0];
+      if (!now || Number(now.fence) !== saga.fence || now.state !== saga.state || now.position !== saga.position) {
+        await client.query("ROLLBACK");
+        throw LOST;
+      }
+      const ctx2: StepContext = {
+        sagaId: saga.id,
+        stepKey: `${saga.id}:${step.name}:${phase}`,
+        attempt: saga.attempt + 1,
+        outputs: saga.outputs,
+        signal: abort.signal,
+      };
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          abort.abort();
+          reject(new Error(`step ${step.name} took longer than ${timeoutMs} ms`));
+        }, timeoutMs);
+      });
+      try {
+        const result = await Promise.race([work(client, ctx2), limit]);
+        await client.query("COMMIT");
+        return result;
+      } finally {
+        clearTimeout(timer);
+      }
+    } catch (err) {
+      if (err !== LOST) {
+        // a timed-out statement may still run: the connection is dropped rather than reused
+        broken = abort.signal.aborted ? (err as Error) : undefined;
+        await client.query("ROLLBACK").catch((e: Error) => {
+          broken = e;
+        });
+      }
+      throw err;
+    } finally {
+      client.off("error", onError);
+      client.release(broken);
+    }
+  }
+
+  /** Records a failed attempt: retried later, or the saga compensates (an action) or fails (a compensation). */
+  private async fail(
+    definition: SagaDefinition<unknown>,
+    saga: SagaRow,
+    step: Step<unknown>,
+    phase: "action" | "compensation",
+    err: unknown,
+    started = new Date(),
+  ): Promise<Outcome> {
+    const policy = phase === "action" ? step.retry : definition.compensationRetry;
+    const maxAttempts = policy?.maxAttempts ?? (phase === "action" ? 3 : 5);
+    const permanent = err instanceof PermanentStepError || (step.retryable ? !step.retryable(err) : false);
+    const attempt = saga.attempt + 1;
+    const retry = !(phase === "action" && permanent) && attempt < maxAttempts;
+    const next = retry ? "retry" : phase === "action" ? "compensate" : "failed";
+    const outcome = retry ? "retrying" : "failed";
+    this.metrics.steps.inc({ type: saga.type, phase, outcome });
+    this.log.warn({ err, saga: saga.id, step: step.name, phase, attempt, next }, "saga step failed");
+    const client = await this.connect();
+    try {
+      await client.query("BEGIN");
+      const { rows } = await client.query("SELECT fence FROM saga.instances WHERE id = $1 FOR UPDATE", [saga.id]);
+      if (!rows[0] || Number(rows[0].fence) !== saga.fence) {
+        await client.query("ROLLBACK");
+        return "lost";
+      }
+      await client.query(
+        `INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, error, fence, process_id, started_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          saga.id,
+          saga.position,
+          step.name,
+          phase,
+          attempt,
+          outcome,
+          errorJson(err),
+          saga.fence,
+          this.processId,
+          started,
+        ],
+      );
+      if (next === "retry") {
+        await client.query(
+          `UPDATE saga.instances SET attempt = attempt + 1, run_at = now() + $2 * interval '1 millisecond',
+             owner_id = NULL, lease_until = NULL, updated_at = now() WHERE id = $1`,
+          [saga.id, backoffMs(policy, attempt)],
+        );
+      } else if (next === "compensate") {
+        await client.query(
+          `UPDATE saga.instances SET state = 'compensating', position = position - 1, attempt = 0, error = $2,
+             updated_at = now() WHERE id = $1`,
+          [saga.id, { step: step.name, ...errorJson(err) }],
+        );
+      } else {
+        await client.query(
+          `UPDATE saga.instances SET state = 'failed', attempt = attempt + 1, ended_at = now(), owner_id = NULL,
+             lease_until = NULL, error = $2, updated_at = now() WHERE id = $1`,
+          [saga.id, { step: step.name, phase, ...errorJson(err) }],
+        );
+      }
+      await client.query("COMMIT");
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+    if (next === "failed") {
+      this.metrics.ended.inc({ type: saga.type, state: "failed" });
+      this.log.error({ saga: saga.id, type: saga.type, step: step.name }, "a compensation keeps failing: saga failed");
+      await this.options.deadLetters?.deadLetter(
+        "saga",
+        { sagaId: saga.id, type: saga.type, step: step.name, position: saga.position },
+        err,
+      );
+      return "ended";
+    }
+    return next === "retry" ? "released" : "continue";
+  }
+
+  /** Ends a saga in `state` (all compensations done). */
+  private async end(saga: SagaRow, state: "compensated"): Promise<Outcome> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE saga.instances SET state = $3, ended_at = now(), owner_id = NULL, lease_until = NULL, updated_at = now()
+       WHERE id = $1 AND fence = $2`,
+      [saga.id, saga.fence, state],
+    );
+    if (rowCount !== 1) return "lost";
+    this.metrics.ended.inc({ type: saga.type, state });
+    return "ended";
+  }
+
+  /** Gives a saga back for later (no definition of its version here). */
+  private async release(saga: SagaRow, afterMs: number): Promise<void> {
+    await this.pool.query(
+      `UPDATE saga.instances SET owner_id = NULL, lease_until = NULL, run_at = now() + $3 * interval '1 millisecond'
+       WHERE id = $1 AND fence = $2`,
+      [saga.id, saga.fence, afterMs],
+    );
+  }
+}
+
+/** Pooled clients that carry the coordinator's error listener already. */
+const guarded = new WeakSet<pg.PoolClient>();
+
+/** Thrown inside a step when the saga is no longer this process's (another claimed it). */
+const LOST = Symbol("lost");

@@ -1,0 +1,77 @@
+import type { Queryable } from "../db/queryable.js";
+
+/** What a step's action and compensation see besides the saga's input. */
+export interface StepContext {
+  sagaId: string;
+  /**
+   * Unique per saga, step and phase (`<saga id>:<step>:action`): the idempotency key for anything
+   * outside the step's transaction (a file, a call to another system), so a re-run after a crash
+   * has no second effect there either.
+   */
+  stepKey: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** Outputs of the steps completed before, by step name. */
+  outputs: Readonly<Record<string, unknown>>;
+  /** Aborted when the step's time limit is reached. */
+  signal: AbortSignal;
+}
+
+/** How often a step is tried before the saga compensates (or, for a compensation, fails). */
+export interface RetryPolicy {
+  /** Attempts in all (default 3 for actions, 5 for compensations). */
+  maxAttempts?: number;
+  /** Backoff ceiling of the first retry (default 200 ms), doubling up to `maxDelayMs` (10 s); full jitter. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/**
+ * One step of a saga, its compensation right beside it. Both run in a transaction that also
+ * records their outcome, so a local effect and the record that it happened commit together.
+ * The action's JSON result is the step's output (`outputs[name]` of later steps and of its own
+ * compensation).
+ */
+export interface Step<I> {
+  name: string;
+  action(tx: Queryable, input: I, ctx: StepContext): Promise<unknown>;
+  /** Undoes the action's effect; absent where there is nothing to undo. */
+  compensate?(tx: Queryable, input: I, ctx: StepContext & { output: unknown }): Promise<void>;
+  retry?: RetryPolicy;
+  /** Time limit of one attempt (default 30 s). */
+  timeoutMs?: number;
+  /** Whether a failure may be retried (default: all but `PermanentStepError`). */
+  retryable?(err: unknown): boolean;
+}
+
+/** A versioned saga: started on one version, it finishes on that version's steps. */
+export interface SagaDefinition<I = unknown> {
+  type: string;
+  version: number;
+  steps: Step<I>[];
+  /** The whole saga's time limit from its start; past it, it compensates (default: none). */
+  deadlineMs?: number;
+  /** Compensations are retried this way until they succeed or give up (saga `failed`). */
+  compensationRetry?: RetryPolicy;
+}
+
+/** A failure no retry can mend (a business rule said no): the saga compensates at once. */
+export class PermanentStepError extends Error {
+  override readonly name = "PermanentStepError";
+}
+
+/** Checks a definition at startup: names unique and well-formed. */
+export function defineSaga<I>(definition: SagaDefinition<I>): SagaDefinition<I> {
+  if (!/^[a-z][a-z0-9-]{0,63}$/.test(definition.type)) throw new Error(`saga type ${definition.type} is malformed`);
+  if (!Number.isInteger(definition.version) || definition.version < 1) {
+    throw new Error(`saga ${definition.type}: version must be a positive integer`);
+  }
+  const names = new Set<string>();
+  for (const step of definition.steps) {
+    if (!/^[a-z][a-z0-9-]{0,63}$/.test(step.name)) throw new Error(`saga ${definition.type}: step ${step.name}`);
+    if (names.has(step.name)) throw new Error(`saga ${definition.type}: step ${step.name} twice`);
+    names.add(step.name);
+  }
+  if (!definition.steps.length) throw new Error(`saga ${definition.type} has no steps`);
+  return definition;
+}

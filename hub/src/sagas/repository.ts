@@ -1,0 +1,86 @@
+import type { Queryable } from "../db/queryable.js";
+import { hubError } from "../errors.js";
+
+/** The advisory lock space of hub processes' liveness locks ('SZ'). */
+export const LOCK_SPACE = 21_338;
+
+/** A saga instance as the coordinator works with it. */
+export interface SagaRow {
+  id: string;
+  type: string;
+  version: number;
+  idempotency_key: string;
+  input: unknown;
+  state: "running" | "compensating" | "waiting" | "completed" | "compensated" | "failed";
+  position: number;
+  outputs: Record<string, unknown>;
+  error: unknown;
+  attempt: number;
+  deadline_at: Date | null;
+  fence: number;
+  started_by: string;
+}
+
+const COLUMNS =
+  "id, type, version, idempotency_key, input, state, position, outputs, error, attempt, deadline_at, fence::int AS fence, started_by";
+
+/**
+ * Claims up to `limit` runnable sagas for `processId`: running or compensating, due, and not held
+ * by a live owner — one without an owner, one whose lease ran out, or one whose owner's liveness
+ * lock is gone (a dead process: claimed at once). Each claim raises the saga's fence.
+ */
+export async function claimSagas(db: Queryable, processId: string, leaseMs: number, limit: number) {
+  const { rows } = await db.query(
+    `UPDATE saga.instances s SET owner_id = $1, fence = s.fence + 1, lease_until = now() + $2 * interval '1 millisecond',
+       updated_at = now()
+     FROM (
+       SELECT i.id FROM saga.instances i
+       WHERE i.state IN ('running', 'compensating') AND i.run_at <= now()
+         AND (i.owner_id IS NULL OR i.lease_until < now() OR NOT EXISTS (
+           SELECT FROM saga.processes p JOIN pg_locks l ON l.locktype = 'advisory' AND l.classid = ${LOCK_SPACE}
+             AND l.objid = p.lock_key::bigint::oid AND l.objsubid = 2 AND l.granted
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           WHERE p.id = i.owner_id))
+       ORDER BY i.run_at LIMIT $3 FOR UPDATE OF i SKIP LOCKED) c
+     WHERE s.id = c.id
+     RETURNING ${COLUMNS.replace(/(^|, )/g, "$1s.")}`,
+    [processId, leaseMs, limit],
+  );
+  return rows as SagaRow[];
+}
+
+/** One saga, or null. */
+export async function loadSaga(db: Queryable, id: string): Promise<SagaRow | null> {
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM saga.instances WHERE id = $1`, [id]);
+  return (rows[0] as SagaRow | undefined) ?? null;
+}
+
+/**
+ * Starts a saga, idempotently by (type, key): the same key again returns the saga it started
+ * (with `created: false`); the same key with another input is refused (422).
+ */
+export async function startSaga(
+  db: Queryable,
+  saga: { type: string; version: number; key: string; input: unknown; startedBy: string; deadlineMs?: number },
+): Promise<{ id: string; created: boolean }> {
+  const { rows } = await db.query(
+    `INSERT INTO saga.instances (type, version, idempotency_key, input, started_by, deadline_at)
+     VALUES ($1, $2, $3, $4, $5, now() + $6 * interval '1 millisecond')
+     ON CONFLICT (type, idempotency_key) DO NOTHING RETURNING id`,
+    [saga.type, saga.version, saga.key, JSON.stringify(saga.input), saga.startedBy, saga.deadlineMs ?? null],
+  );
+  if (rows[0]) return { id: rows[0].id, created: true };
+  const existing = await db.query(
+    "SELECT id, input = $3::jsonb AS same FROM saga.instances WHERE type = $1 AND idempotency_key = $2",
+    [saga.type, saga.key, JSON.stringify(saga.input)],
+  );
+  const found = existing.rows[0];
+  if (!found) throw hubError("HUB_ERR_INTERNAL", `saga ${saga.type}/${saga.key} neither started nor found`);
+  if (!found.same) {
+    throw hubError(
+      "HUB_ERR_IDEMPOTENCY_MISMATCH",
+      `saga ${saga.type} with key ${saga.key} was started with other input`,
+    );
+  }
+  return { id: found.id, created: false };
+}
