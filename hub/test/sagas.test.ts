@@ -214,7 +214,7 @@ t.test(
 );
 
 t.test("an aborted saga compensates every step it completed, the one in progress included", async (t) => {
-  let release = () => undefined as void;
+  let release: () => void = () => undefined;
   const id = crypto.randomUUID();
   gates.set(
     id,
