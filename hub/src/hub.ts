@@ -156,18 +156,27 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         }
         const purged = await maintenancePolicy.execute(() => purgeIdempotencyKeys(runtime));
         if (purged > 0) log.info({ purged }, "idempotency keys older than 24 h purged");
+      } catch (err) {
+        log.warn({ err }, "partition maintenance failed; retrying in an hour");
+      }
+    };
+    // Business housekeeping, not awaited at start (a first retention run may take a while).
+    const housekeep = async () => {
+      try {
         await maintenancePolicy.execute(() => expireApprovals(runtime));
         // once per Berlin calendar day, on one hub of those sharing the database
         await maintenancePolicy.execute(() =>
           runScheduledRetention(owner, { log: log.child({ component: "retention" }) }),
         );
       } catch (err) {
-        log.warn({ err }, "partition maintenance failed; retrying in an hour");
+        log.warn({ err }, "approval expiry or the retention run failed; retrying in an hour");
       }
     };
     await maintain();
-    const maintenance = setInterval(maintain, 3_600_000);
+    const maintenance = setInterval(() => void maintain().then(housekeep), 3_600_000);
     maintenance.unref();
+    const firstHousekeeping = setTimeout(() => void housekeep(), 60_000);
+    firstHousekeeping.unref();
     const stopSilenceMonitor = startSilenceMonitor(runtime, log.child({ component: "monitoring" }), {
       silenceMs: options.monitoring?.silenceMs ?? 30 * 60_000,
       intervalMs: options.monitoring?.intervalMs ?? 60_000,
@@ -220,6 +229,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       resilience,
       async close() {
         clearInterval(maintenance);
+        clearTimeout(firstHousekeeping);
         stopSilenceMonitor();
         await sync.close();
         await http.close();

@@ -114,7 +114,7 @@ t.test("a refused batch becomes a dead letter; inspect, redrive (fails again), d
   });
   t.equal(again.body.code, "HUB_ERR_DLQ_NOT_PENDING");
   const audit = await hub.pool.query(
-    "SELECT op, reason, actor_name FROM audit.records WHERE schema_name = 'ops' AND entity_id = $1 ORDER BY id",
+    "SELECT op, reason, actor_name FROM audit.records WHERE schema_name = 'ops' AND table_name = 'dead_letters' AND entity_id = $1 ORDER BY id",
     [String(letter.id)],
   );
   t.same(audit.rows, [

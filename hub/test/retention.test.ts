@@ -8,11 +8,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
 import pg from "pg";
 import t, { type Test } from "tap";
 import { runtimeDatabaseUrl } from "../src/db/runtime-role.js";
-import { retentionRoutes } from "../src/retention/routes.js";
 import {
   placeHold,
   type RetentionReport,
@@ -24,15 +22,7 @@ import {
 import { configureCompany } from "./fixtures/company.js";
 import { log, startPlatform } from "./fixtures/platform.js";
 
-const platform = await startPlatform({
-  extend: async (app: FastifyInstance, { pool: owner }) => {
-    // as the hub would register it: on the least-privilege pool
-    const url = await runtimeDatabaseUrl(owner, owner.options.connectionString as string, log);
-    const appPool = new pg.Pool({ connectionString: url, max: 4 });
-    app.addHook("onClose", () => appPool.end());
-    await app.register(retentionRoutes, { prefix: "/api/v1", pool: appPool });
-  },
-});
+const platform = await startPlatform();
 t.teardown(() => platform.close());
 const { app, pool } = platform;
 const accountant = platform.as("accountant");

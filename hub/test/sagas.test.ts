@@ -174,8 +174,13 @@ t.test("a compensation that keeps failing: saga failed, a dead letter, the alert
   const id = await start({ failAt: 3, compensationFails: true });
   t.equal(await ended(id), "failed");
   t.same(await effects(id), ["action:one", "action:two", "action:three", "compensation:three"]);
-  const letter = await owner.query("SELECT payload, error_message FROM ops.dead_letters WHERE source = 'saga'");
-  t.match(letter.rows[0], { payload: { sagaId: id, step: "two" }, error_message: /undo of two is broken/ });
+  // dead-lettered right after the failed state commits
+  const letter = await until(
+    "the dead letter",
+    async () =>
+      (await owner.query("SELECT payload, error_message FROM ops.dead_letters WHERE source = 'saga'")).rows[0],
+  );
+  t.match(letter, { payload: { sagaId: id, step: "two" }, error_message: /undo of two is broken/ });
   const failedMetric = (await registry.getSingleMetricAsString("hub_sagas_ended_total")).split("\n");
   t.ok(
     failedMetric.some((l) => l.includes('state="failed"') && / 1$/.test(l)),
