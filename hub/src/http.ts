@@ -20,6 +20,7 @@ import { registerProblemHandler } from "./platform/problem.js";
 import type { ResilienceRegistry } from "./platform/resilience.js";
 import { requestIdOf, tracingPlugin } from "./platform/tracing.js";
 import { retentionRoutes } from "./retention/routes.js";
+import { sagaRoutes } from "./sagas/routes.js";
 import { telemetryRoutes } from "./telemetry/index.js";
 
 /** What the HTTP app needs. */
@@ -100,5 +101,6 @@ export async function buildHubHttp(deps: HubHttpDeps) {
   await app.register(deadLetterRoutes, { prefix: "/api/v1", pool: deps.pool, queue: deadLetters });
   await app.register(approvalRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(retentionRoutes, { prefix: "/api/v1", pool: deps.pool });
+  await app.register(sagaRoutes, { prefix: "/api/v1", pool: deps.pool });
   return app;
 }

@@ -21,6 +21,7 @@
  * of a period (erp/billing/gobd-cli.ts).
  * `npm run hub -- retention run|hold|erase ...` runs the retention job, places legal holds and
  * handles GDPR erasure requests (retention/cli.ts).
+ * `npm run hub -- sagas list|show|retry|abort` inspects, retries or aborts sagas (sagas/cli.ts).
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -30,7 +31,7 @@ const dataDir = resolve(process.env.HUB_DATA_DIR ?? ".data/hub");
 const databaseUrl = process.env.DATABASE_URL || undefined;
 // Each command loads only its own modules (a command starts in about a second, the server in several).
 if (process.argv[2] === "pki") await (await import("./pki/cli.js")).runPkiCli(process.argv.slice(3), dataDir);
-if (["migrate", "admin", "audit", "gobd", "retention"].includes(process.argv[2] ?? "")) {
+if (["migrate", "admin", "audit", "gobd", "retention", "sagas"].includes(process.argv[2] ?? "")) {
   // Command output is on stdout; the log (embedded PostgreSQL, migrations) goes to stderr.
   const cliLog = pino({ name: "hub", level: process.env.LOG_LEVEL ?? "warn" }, pino.destination(2));
   const args = [process.argv.slice(3), databaseUrl, dataDir, cliLog] as const;
@@ -38,6 +39,7 @@ if (["migrate", "admin", "audit", "gobd", "retention"].includes(process.argv[2] 
   else if (process.argv[2] === "audit") await (await import("./audit/cli.js")).runAuditCli(...args);
   else if (process.argv[2] === "gobd") await (await import("./erp/billing/gobd-cli.js")).runGobdCli(...args);
   else if (process.argv[2] === "retention") await (await import("./retention/cli.js")).runRetentionCli(...args);
+  else if (process.argv[2] === "sagas") await (await import("./sagas/cli.js")).runSagasCli(...args);
   else await (await import("./auth/cli.js")).runAdminCli(...args);
 }
 const { startHub } = await import("./hub.js");

@@ -9,7 +9,7 @@ export type Grant = Permission | "*";
 /**
  * What each role may do — the one table every route's `config.permission` is checked against.
  * Areas: customers, sites, projects, tickets, inventory, time (bookings), billing, telemetry,
- * warehouse, users (accounts of others), audit, dlq, approvals (`decide`: which requests, the policies' approver
+ * warehouse, users (accounts of others), audit, dlq, sagas, approvals (`decide`: which requests, the policies' approver
  * roles say); `account:self` is the caller's own account
  * (logout, password, own API tokens), which every role has — also the otherwise read-only auditor.
  */
@@ -25,6 +25,7 @@ export const ROLE_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     "time:read",
     "billing:read",
     "telemetry:read",
+    "sagas:read",
   ],
   project_manager: [
     "account:self",
@@ -37,6 +38,7 @@ export const ROLE_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     "billing:read",
     "telemetry:read",
     "approvals:*",
+    "sagas:*",
   ],
   technician: [
     "account:self",
@@ -60,6 +62,7 @@ export const ROLE_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     "approvals:*",
     "retention:read",
     "retention:write",
+    "sagas:read",
   ],
   analyst: ["account:self", "telemetry:read", "warehouse:read"],
   auditor: ["account:self", "*:read"],
