@@ -9,6 +9,7 @@ import { benchAudit } from "./bench-audit.js";
 import { benchBilling } from "./bench-billing.js";
 import { benchErp } from "./bench-erp.js";
 import { benchPlatform } from "./bench-platform.js";
+import { benchSaga } from "./bench-saga.js";
 import { benchSync } from "./bench-sync.js";
 import { benchUi } from "./bench-ui.js";
 
@@ -32,7 +33,7 @@ const print = (r: Result, baselineName: string) => {
     `${r.name}: ${fmt(r.value)} vs ${baselineName} ${fmt(r.baseline)} -> ratio ${r.ratio.toFixed(2)}${verdict}\n`,
   );
 };
-/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site, ui, platform, audit, erp, billing). */
+/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site, ui, platform, audit, erp, billing, saga). */
 const only = process.argv[2];
 const selected = (name: string) => !only || name.includes(only);
 
@@ -186,5 +187,26 @@ if (selected("billing")) {
       `  DATEV export of ${fmt(d.documents)} documents (${d.files} monthly files, ${fmt(d.bookings)} bookings): ${d.seconds.toFixed(1)} s, peak RSS ${d.peakRssMb.toFixed(0)} MB; reading the same documents only: ${d.readSeconds.toFixed(1)} s (ratio ${(d.seconds / d.readSeconds).toFixed(2)})`,
       "",
     ].join("\n"),
+  );
+}
+if (selected("saga")) {
+  const r = await benchSaga();
+  for (const [name, value] of [
+    ["one coordinator", r.oneProcess],
+    ["two coordinators (two pools, as two hub processes)", r.twoProcesses],
+  ] as const) {
+    print(
+      {
+        name: `${fmt(r.sagas)} five-step local sagas, ${name} (completed per second)`,
+        value,
+        baseline: r.plain,
+        ratio: value / r.plain,
+        target: 0.3,
+      },
+      "the same five steps as plain transactions on 16 connections",
+    );
+  }
+  process.stdout.write(
+    `  absolute target >= 500 sagas/s: ${Math.max(r.oneProcess, r.twoProcesses) >= 500 ? "met" : "MISSED"}\n\n`,
   );
 }
