@@ -6,7 +6,8 @@
  */
 import t from "tap";
 import type { BillingDocument } from "../src/erp/billing/document.js";
-import { decimal, escapeXml, money, toXRechnung, XRechnungDataError } from "../src/erp/billing/xrechnung.js";
+import { decimalText as decimal, centsText as money } from "../src/erp/billing/document.js";
+import { escapeXml, toXRechnung, XRechnungDataError } from "../src/erp/billing/xrechnung.js";
 import {
   creditNote,
   documentOf,

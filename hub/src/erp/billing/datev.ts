@@ -9,7 +9,7 @@
  */
 import iconv from "iconv-lite";
 import { hubError } from "../../errors.js";
-import type { BillingDocument, VatGroup } from "./document.js";
+import { type BillingDocument, centsText, type VatGroup } from "./document.js";
 
 /** The accounts the export books on: revenue per VAT case, and the bank account payments arrive on. */
 export type DatevAccountKey = "S19" | "S7" | "Z" | "E" | "AE" | "bank";
@@ -602,7 +602,7 @@ const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const quote = (value: string) => `"${value.replaceAll('"', '""')}"`;
 const compact = (isoDate: string) => isoDate.replaceAll("-", "");
 const dayMonthYear = (isoDate: string) => isoDate.slice(8, 10) + isoDate.slice(5, 7) + isoDate.slice(0, 4);
-const decimal = (cents: number) => `${Math.trunc(cents / 100)},${String(cents % 100).padStart(2, "0")}`;
+const decimal = (cents: number) => centsText(cents).replace(".", ",");
 
 /** "Erzeugt am": JJJJMMTTHHMMSSFFF in UTC. */
 function timestamp(at: Date): string {

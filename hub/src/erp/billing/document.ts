@@ -160,6 +160,29 @@ export function paymentTermsText(doc: Pick<BillingDocument, "typeCode" | "paymen
   return `Zahlbar innerhalb von ${doc.paymentTermsDays} Tagen ohne Abzug${doc.dueDate ? ` bis ${germanDate(doc.dueDate)}` : ""}.`;
 }
 
+/** Integer cents as a decimal with exactly two places: 1999 → "19.99", -5 → "-0.05". */
+export function centsText(cents: number): string {
+  if (!Number.isSafeInteger(cents)) throw new RangeError(`amount ${cents} is not a whole number of cents`);
+  const abs = Math.abs(cents);
+  const fraction = abs % 100;
+  return `${cents < 0 ? "-" : ""}${(abs - fraction) / 100}.${String(fraction).padStart(2, "0")}`;
+}
+
+/**
+ * A number as a decimal of at most `places` places without trailing zeros (2.5 → "2.5", 3 → "3"),
+ * rounded half away from zero on the scaled integer so binary noise (2.4999999…) never shows.
+ */
+export function decimalText(value: number, places: number): string {
+  const scale = 10 ** places;
+  const scaled = Math.round(Math.abs(value) * scale);
+  if (!Number.isSafeInteger(scaled)) throw new RangeError(`number ${value} is out of range`);
+  const fraction = String(scaled % scale)
+    .padStart(places, "0")
+    .replace(/0+$/, "");
+  const integer = (scaled - (scaled % scale)) / scale;
+  return `${value < 0 && scaled !== 0 ? "-" : ""}${integer}${fraction ? `.${fraction}` : ""}`;
+}
+
 /** YYYY-MM-DD → DD.MM.YYYY. */
 export function germanDate(isoDate: string): string {
   const [y, m, d] = isoDate.split("-");

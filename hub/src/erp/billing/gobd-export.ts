@@ -4,6 +4,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type pg from "pg";
 import Cursor from "pg-cursor";
+import { centsText } from "./document.js";
+import { escapeXml } from "./xrechnung.js";
 
 /**
  * The tax auditor's data export (GoBD Z3, "Datenträgerüberlassung", §147 Abs. 6 AO): the
@@ -179,7 +181,7 @@ function field(value: unknown, type: ColumnType): string {
   if (type.kind === "numeric") {
     if (type.accuracy === 0) return String(value);
     // amounts arrive in cents (accuracy 2) or as numeric text (accuracy 3): fixed-point, decimal comma
-    const text = type.accuracy === 2 ? centsText(value) : Number(value).toFixed(type.accuracy);
+    const text = type.accuracy === 2 ? centsText(Number(value)) : Number(value).toFixed(type.accuracy);
     return text.replace(".", ",");
   }
   return `"${String(value)
@@ -189,15 +191,6 @@ function field(value: unknown, type: ColumnType): string {
 
 const localDay = (d: Date) =>
   `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
-
-function centsText(value: unknown): string {
-  const cents = BigInt(String(value).replace(/\.0+$/, ""));
-  const sign = cents < 0n ? "-" : "";
-  const abs = cents < 0n ? -cents : cents;
-  return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, "0")}`;
-}
-
-const xml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** The `index.xml` describing `tables` (Beschreibungsstandard 1.0, variable length, UTF-8). */
 export function gobdIndexXml(
@@ -215,17 +208,17 @@ export function gobdIndexXml(
   const described = tables.map((table) => {
     const columns = table.columns.map((c) => {
       const element = table.primaryKey.includes(c.name) ? "VariablePrimaryKey" : "VariableColumn";
-      return `          <${element}><Name>${xml(c.name)}</Name><Description>${xml(c.description)}</Description>${columnType(c.type)}</${element}>`;
+      return `          <${element}><Name>${escapeXml(c.name)}</Name><Description>${escapeXml(c.description)}</Description>${columnType(c.type)}</${element}>`;
     });
     const keys = (table.foreignKeys ?? []).map(
       (k) =>
-        `          <ForeignKey>${k.columns.map((c) => `<Name>${xml(c)}</Name>`).join("")}<References>${xml(k.references)}</References></ForeignKey>`,
+        `          <ForeignKey>${k.columns.map((c) => `<Name>${escapeXml(c)}</Name>`).join("")}<References>${escapeXml(k.references)}</References></ForeignKey>`,
     );
     return [
       "    <Table>",
-      `      <URL>${xml(table.file)}</URL>`,
-      `      <Name>${xml(table.name)}</Name>`,
-      `      <Description>${xml(table.description)}</Description>`,
+      `      <URL>${escapeXml(table.file)}</URL>`,
+      `      <Name>${escapeXml(table.name)}</Name>`,
+      `      <Description>${escapeXml(table.description)}</Description>`,
       `      <Validity><Range><From>${german(period.from)}</From><To>${german(period.to)}</To></Range><Format>DD.MM.YYYY</Format></Validity>`,
       "      <UTF8/>",
       "      <DecimalSymbol>,</DecimalSymbol>",
@@ -245,7 +238,7 @@ export function gobdIndexXml(
     '<!DOCTYPE DataSet SYSTEM "gdpdu-01-08-2002.dtd">',
     "<DataSet>",
     "  <Version>1.0</Version>",
-    `  <DataSupplier><Name>${xml(supplier.name)}</Name><Location>${xml(supplier.location)}</Location><Comment>${xml(supplier.comment)}</Comment></DataSupplier>`,
+    `  <DataSupplier><Name>${escapeXml(supplier.name)}</Name><Location>${escapeXml(supplier.location)}</Location><Comment>${escapeXml(supplier.comment)}</Comment></DataSupplier>`,
     "  <Media>",
     "    <Name>Datenträger 1</Name>",
     ...described,

@@ -12,7 +12,9 @@ import PDFDocument from "pdfkit";
 import {
   type Address,
   type BillingDocument,
+  centsText,
   type DocumentLine,
+  decimalText,
   germanDate,
   legalNotes,
   paymentTermsText,
@@ -768,21 +770,17 @@ function groupThousands(digits: string): string {
   return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ".");
 }
 
-/** Integer cents as German euros: 123456 → "1.234,56 €", with integer arithmetic only. */
+/** Integer cents as German euros: 123456 → "1.234,56 €". */
 function formatEuro(cents: number): string {
-  const abs = Math.abs(cents);
-  const rest = abs % 100;
-  const euros = (abs - rest) / 100;
-  return `${cents < 0 ? "-" : ""}${groupThousands(String(euros))},${String(rest).padStart(2, "0")} €`;
+  const [euros, rest] = centsText(Math.abs(cents)).split(".");
+  return `${cents < 0 ? "-" : ""}${groupThousands(euros as string)},${rest} €`;
 }
 
 /** A quantity of up to three decimals: 2.5 → "2,5", 1200 → "1.200", 0.125 → "0,125". */
 function formatQuantity(quantity: number): string {
-  const thousandths = Math.round(Math.abs(quantity) * 1000);
-  const fraction = thousandths % 1000;
-  const whole = (thousandths - fraction) / 1000;
-  const decimals = fraction ? `,${String(fraction).padStart(3, "0").replace(/0+$/, "")}` : "";
-  return `${quantity < 0 && thousandths > 0 ? "-" : ""}${groupThousands(String(whole))}${decimals}`;
+  const text = decimalText(quantity, 3);
+  const [whole, fraction] = text.replace("-", "").split(".");
+  return `${text.startsWith("-") ? "-" : ""}${groupThousands(whole as string)}${fraction ? `,${fraction}` : ""}`;
 }
 
 /** 19 → "19", 5.5 → "5,5". */

@@ -6,6 +6,7 @@ import type { Queryable } from "../../db/queryable.js";
 import { fieldError } from "../../errors.js";
 import { txOf } from "../../platform/idempotency.js";
 import { expectedVersion, sendVersion, staleVersion } from "../../platform/locking.js";
+import { snakeCase } from "../../platform/resources/fields.js";
 import type { DatevSettings } from "./datev.js";
 import type { Seller } from "./document.js";
 
@@ -49,7 +50,7 @@ const SettingsPatch = Type.Partial(Type.Object(SettingsFields), { additionalProp
 /** The company settings as stored. */
 export type CompanySettings = Static<typeof CompanySettings>;
 
-const column = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const column = snakeCase;
 const COLUMNS = Object.keys(SettingsFields).map((key) => ({ key, column: column(key) }));
 
 /** The company settings (one row, created by the migration). */

@@ -15,7 +15,9 @@ import { electronicFormatIBAN, isValidBIC, isValidIBAN } from "ibantools";
 import {
   type Address,
   type BillingDocument,
+  centsText,
   type DocumentLine,
+  decimalText,
   legalNotes,
   paymentTermsText,
   type VatGroup,
@@ -79,7 +81,7 @@ export function toXRechnung(doc: BillingDocument): string {
   }
 
   const isCreditNote = doc.typeCode === 381;
-  const amount = (name: string, cents: number) => leaf(name, money(cents), { currencyID: doc.currency });
+  const amount = (name: string, cents: number) => leaf(name, centsText(cents), { currencyID: doc.currency });
   const notes = [...legalNotes(doc), ...(present(doc.notes) ? [doc.notes] : [])];
   const iban = electronicFormatIBAN(doc.seller.iban) ?? doc.seller.iban;
 
@@ -212,7 +214,7 @@ function taxCategory(
   return el(
     name,
     leaf("cbc:ID", category),
-    leaf("cbc:Percent", decimal(rate, 2)), // BR-DE-14
+    leaf("cbc:Percent", decimalText(rate, 2)), // BR-DE-14
     exemption && leaf("cbc:TaxExemptionReasonCode", exemption.code),
     exemption && leaf("cbc:TaxExemptionReason", exemption.reason),
     el("cac:TaxScheme", leaf("cbc:ID", "VAT")),
@@ -237,7 +239,7 @@ function documentLine(
   return el(
     isCreditNote ? "cac:CreditNoteLine" : "cac:InvoiceLine",
     leaf("cbc:ID", String(line.position)),
-    leaf(isCreditNote ? "cbc:CreditedQuantity" : "cbc:InvoicedQuantity", decimal(sign * line.quantity, 3), {
+    leaf(isCreditNote ? "cbc:CreditedQuantity" : "cbc:InvoicedQuantity", decimalText(sign * line.quantity, 3), {
       unitCode: line.unit,
     }),
     amount("cbc:LineExtensionAmount", line.lineNetCents),
@@ -382,31 +384,6 @@ function present(value: string | null | undefined): value is string {
 /** BR-DE-28: exactly one `@`, something either side, no dot at either end of the local part or domain. */
 function isEmail(value: string): boolean {
   return /^[^@\s.]([^@\s]*[^@\s.])?@[^@\s.]([^@\s]*[^@\s.])?$/.test(value.trim());
-}
-
-// --- Numbers -------------------------------------------------------------------------------
-
-/** Integer cents as a decimal with exactly two places: 1999 → "19.99", -5 → "-0.05". */
-export function money(cents: number): string {
-  if (!Number.isSafeInteger(cents)) throw new RangeError(`amount ${cents} is not a whole number of cents`);
-  const abs = Math.abs(cents);
-  const fraction = abs % 100;
-  return `${cents < 0 ? "-" : ""}${(abs - fraction) / 100}.${String(fraction).padStart(2, "0")}`;
-}
-
-/**
- * A number as a decimal of at most `places` places without trailing zeros (2.5 → "2.5", 3 → "3"),
- * rounded half away from zero on the scaled integer so binary noise (2.4999999…) never shows.
- */
-export function decimal(value: number, places: number): string {
-  const scale = 10 ** places;
-  const scaled = Math.round(Math.abs(value) * scale);
-  if (!Number.isSafeInteger(scaled)) throw new RangeError(`number ${value} is out of range`);
-  const fraction = String(scaled % scale)
-    .padStart(places, "0")
-    .replace(/0+$/, "");
-  const integer = (scaled - (scaled % scale)) / scale;
-  return `${value < 0 && scaled !== 0 ? "-" : ""}${integer}${fraction ? `.${fraction}` : ""}`;
 }
 
 // --- A small XML builder -------------------------------------------------------------------
