@@ -379,40 +379,56 @@ export class Coordinator {
     const outcome = retry ? "retrying" : "failed";
     this.metrics.steps.inc({ type: saga.type, phase, outcome });
     this.log.warn({ err, saga: saga.id, step: step.name, phase, attempt, next }, "saga step failed");
-    // the saga's next state and the attempt's record in one statement, if the claim still holds
-    const [set, value] = {
-      retry: [
-        "attempt = attempt + 1, run_at = now() + $11 * interval '1 millisecond', owner_id = NULL, lease_until = NULL",
-        backoffMs(policy, attempt),
-      ],
-      compensate: [
-        "state = 'compensating', position = position - 1, attempt = 0, error = $11",
-        { step: step.name, ...errorJson(err) },
-      ],
-      failed: [
-        "state = 'failed', attempt = attempt + 1, ended_at = now(), owner_id = NULL, lease_until = NULL, error = $11",
-        { step: step.name, phase, ...errorJson(err) },
-      ],
-    }[next];
-    const { rowCount } = await this.pool.query(
-      `WITH saga AS (UPDATE saga.instances SET ${set}, updated_at = now() WHERE id = $1 AND fence = $2 RETURNING id)
-       INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, error, fence, process_id, started_at)
-       SELECT id, $3, $4, $5, $6, $7, $8, $2, $9, $10 FROM saga`,
-      [
-        saga.id,
-        saga.fence,
-        saga.position,
-        step.name,
-        phase,
-        attempt,
-        outcome,
-        errorJson(err),
-        this.processId,
-        started,
-        value,
-      ],
-    );
-    if (rowCount !== 1) return "lost";
+    const client = await this.connect();
+    try {
+      await client.query("BEGIN");
+      const { rows } = await client.query("SELECT fence FROM saga.instances WHERE id = $1 FOR UPDATE", [saga.id]);
+      if (!rows[0] || Number(rows[0].fence) !== saga.fence) {
+        await client.query("ROLLBACK");
+        return "lost";
+      }
+      await client.query(
+        `INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, error, fence, process_id, started_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          saga.id,
+          saga.position,
+          step.name,
+          phase,
+          attempt,
+          outcome,
+          errorJson(err),
+          saga.fence,
+          this.processId,
+          started,
+        ],
+      );
+      if (next === "retry") {
+        await client.query(
+          `UPDATE saga.instances SET attempt = attempt + 1, run_at = now() + $2 * interval '1 millisecond',
+             owner_id = NULL, lease_until = NULL, updated_at = now() WHERE id = $1`,
+          [saga.id, backoffMs(policy, attempt)],
+        );
+      } else if (next === "compensate") {
+        await client.query(
+          `UPDATE saga.instances SET state = 'compensating', position = position - 1, attempt = 0, error = $2,
+             updated_at = now() WHERE id = $1`,
+          [saga.id, { step: step.name, ...errorJson(err) }],
+        );
+      } else {
+        await client.query(
+          `UPDATE saga.instances SET state = 'failed', attempt = attempt + 1, ended_at = now(), owner_id = NULL,
+             lease_until = NULL, error = $2, updated_at = now() WHERE id = $1`,
+          [saga.id, { step: step.name, phase, ...errorJson(err) }],
+        );
+      }
+      await client.query("COMMIT");
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
     if (next === "failed") {
       this.metrics.ended.inc({ type: saga.type, state: "failed" });
       this.log.error({ saga: saga.id, type: saga.type, step: step.name }, "a compensation keeps failing: saga failed");
