@@ -20,6 +20,7 @@ import { registerProblemHandler } from "./platform/problem.js";
 import type { ResilienceRegistry } from "./platform/resilience.js";
 import { requestIdOf, tracingPlugin } from "./platform/tracing.js";
 import { retentionRoutes } from "./retention/routes.js";
+import type { SagaDefinition } from "./sagas/definition.js";
 import { sagaRoutes } from "./sagas/routes.js";
 import { telemetryRoutes } from "./telemetry/index.js";
 
@@ -37,6 +38,8 @@ export interface HubHttpDeps {
   deadLetters?: DeadLetterQueue;
   /** Breakers shown in /health. */
   resilience?: ResilienceRegistry;
+  /** The business processes `POST /api/v1/sagas` may start (none when unset). */
+  sagas?: readonly SagaDefinition<never>[];
   /** How long an Idempotency-Key duplicate waits for the first request (default 5 s). */
   idempotency?: Pick<IdempotencyOptions, "inFlightWaitMs">;
   /**
@@ -101,6 +104,6 @@ export async function buildHubHttp(deps: HubHttpDeps) {
   await app.register(deadLetterRoutes, { prefix: "/api/v1", pool: deps.pool, queue: deadLetters });
   await app.register(approvalRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(retentionRoutes, { prefix: "/api/v1", pool: deps.pool });
-  await app.register(sagaRoutes, { prefix: "/api/v1", pool: deps.pool });
+  await app.register(sagaRoutes, { prefix: "/api/v1", pool: deps.pool, definitions: deps.sagas });
   return app;
 }

@@ -21,6 +21,8 @@ import { purgeIdempotencyKeys } from "./platform/idempotency-store.js";
 import { ResilienceRegistry } from "./platform/resilience.js";
 import { traceQueries } from "./platform/tracing.js";
 import { runScheduledRetention } from "./retention/service.js";
+import { Coordinator, type CoordinatorOptions } from "./sagas/coordinator.js";
+import { hubProcesses } from "./sagas/processes/index.js";
 import { HUB_VERSION } from "./version.js";
 
 /** How to run a hub. */
@@ -48,6 +50,13 @@ export interface HubOptions {
    * uses mutual TLS with the CA under `<dataDir>/pki` (`npm run hub -- pki init`).
    */
   insecureDev: boolean;
+  /**
+   * The saga coordinator of this process, running the business processes (sagas/processes/)
+   * together with every other hub process on the database; on unless `enabled: false`.
+   * `publicUrl` is the hub's HTTP base URL as edges reach it, carried by the enrollment codes
+   * the processes issue (default: the HTTP listener's).
+   */
+  sagas?: { enabled?: boolean; publicUrl?: string } & Pick<CoordinatorOptions, "concurrency" | "leaseMs" | "pollMs">;
   /** Apply pending migrations at start (default true; `npm run hub` reads HUB_MIGRATE=off). */
   migrate?: boolean;
   /** Sessions (lifetimes, Secure cookie) and login limits of the HTTP API. */
@@ -205,6 +214,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       { host: options.grpcHost ?? "127.0.0.1", port: options.grpcPort ?? 50051 },
       link.credentials,
     );
+    // the enrollment URL is the listener's unless given, known once it listens
+    const identity = { pkiDir: pkiDirOf(options.dataDir), enrollmentUrl: options.sagas?.publicUrl ?? "" };
+    const processes = hubProcesses(identity);
     const http = await buildHubHttp({
       pool: runtime,
       log,
@@ -214,11 +226,27 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       auth: options.auth,
       deadLetters,
       resilience,
+      sagas: processes.definitions,
     });
     const host = options.httpHost ?? "127.0.0.1";
     await http.listen({ host, port: options.httpPort ?? 3000 });
     const address = http.server.address();
     const httpPort = typeof address === "object" && address ? address.port : 0;
+    identity.enrollmentUrl ||= `http://${host.includes(":") ? `[${host}]` : host}:${httpPort}`;
+    const coordinator =
+      options.sagas?.enabled === false
+        ? undefined
+        : new Coordinator(runtime, {
+            definitions: processes.definitions,
+            outbox: processes.outbox,
+            log,
+            deadLetters,
+            registry: metrics.registry,
+            concurrency: options.sagas?.concurrency,
+            leaseMs: options.sagas?.leaseMs,
+            pollMs: options.sagas?.pollMs,
+          });
+    await coordinator?.start();
     log.info({ http: `http://${host}:${httpPort}`, grpcPort: sync.port }, "hub started");
     return {
       httpUrl: `http://${host}:${httpPort}`,
@@ -231,6 +259,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         clearInterval(maintenance);
         clearTimeout(firstHousekeeping);
         stopSilenceMonitor();
+        await coordinator?.stop();
         await sync.close();
         await http.close();
         for (const pool of pools) await pool.end();

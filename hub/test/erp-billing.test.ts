@@ -12,10 +12,11 @@ import { promisify } from "node:util";
 import t from "tap";
 import { configureCompany } from "./fixtures/company.js";
 import { startPlatform } from "./fixtures/platform.js";
+import { waitForSaga } from "./fixtures/sagas.js";
 import { validateXRechnung } from "./fixtures/xrechnung-validate.js";
 
 const execFileAsync = promisify(execFile);
-const platform = await startPlatform({ poolMax: 30 });
+const platform = await startPlatform({ poolMax: 30, sagas: true });
 t.teardown(() => platform.close());
 const { app, pool } = platform;
 const accountant = platform.as("accountant");
@@ -88,7 +89,7 @@ async function invoiceOf(lines: object[], extra: object = {}): Promise<Json> {
   return finalise(draft.id);
 }
 
-t.test("a quote is sent, frozen, and accepted into an ordered project and an invoice draft", async (t) => {
+t.test("a quote is sent, frozen, and accepted: its order makes an ordered project and an invoice draft", async (t) => {
   const quote = await post("/quotes", { customerId: customer.id, title: "PV-Anlage 9,8 kWp" }, office);
   t.match(quote, { status: "draft", number: /^AN-\d{5}$/ });
   for (const l of [
@@ -117,10 +118,12 @@ t.test("a quote is sent, frozen, and accepted into an ordered project and an inv
   const q = accepted.json();
   t.equal(accepted.headers.etag, `"${q.version}"`, "the ETag is the version after the acceptance wrote");
   t.match(q, { status: "accepted", acceptedAt: String });
-  const project = (await get(`/projects/${q.projectId}`)).json();
+  t.equal((await waitForSaga(pool, "order-to-commissioning", quote.id)).state, "completed", "the order went through");
+  const ordered = (await get(`/quotes/${quote.id}`)).json();
+  const project = (await get(`/projects/${ordered.projectId}`)).json();
   t.match(project, { status: "ordered", budgetCents: 462_700, customerId: customer.id, title: "PV-Anlage 9,8 kWp" });
-  const draft = (await get(`/invoices/${q.invoiceId}`)).json();
-  t.match(draft, { status: "draft", projectId: q.projectId, notes: `Gemäß unserem Angebot ${quote.number}.` });
+  const draft = (await get(`/invoices/${ordered.invoiceId}`)).json();
+  t.match(draft, { status: "draft", projectId: ordered.projectId, notes: `Gemäß unserem Angebot ${quote.number}.` });
   t.same(
     draft.lines.map((l: Json) => [l.description, l.quantity, l.lineNetCents, l.vatCategory]),
     [
@@ -128,14 +131,15 @@ t.test("a quote is sent, frozen, and accepted into an ordered project and an inv
       ["Wechselrichter", 1, 189_000, "Z"],
     ],
   );
-  const again = await move(`/quotes/${quote.id}`, "sent", q.version);
+  const again = await move(`/quotes/${quote.id}`, "sent", ordered.version);
   t.match(again.json(), { code: "HUB_ERR_TRANSITION_NOT_ALLOWED", detail: /no other status/ });
   const existing = await post("/projects", { customerId: customer.id, title: "Speicher", kind: "extension" }, office);
   const second = await post("/quotes", { customerId: customer.id, title: "Speicher", projectId: existing.id }, office);
   await post("/quote-lines", { quoteId: second.id, ...flat(1, 1, 500_000, { vatCategory: "Z", vatRate: 0 }) }, office);
   await move(`/quotes/${second.id}`, "sent", 1);
-  const into = (await move(`/quotes/${second.id}`, "accepted", 2)).json();
-  t.equal(into.projectId, existing.id, "a quote of a project is accepted into it");
+  await move(`/quotes/${second.id}`, "accepted", 2);
+  await waitForSaga(pool, "order-to-commissioning", second.id);
+  t.equal((await get(`/quotes/${second.id}`)).json().projectId, existing.id, "a quote of a project is accepted into it");
   t.equal((await get(`/projects/${existing.id}`)).json().status, "ordered", "which is ordered now");
 });
 

@@ -204,6 +204,25 @@ export async function createEnrollmentCode(
 }
 
 /**
+ * Withdraws every unused, unexpired code of `edgeId` (it expires now): an order that was undone,
+ * or a code issued again in its place. Returns how many were withdrawn.
+ */
+export async function withdrawEnrollmentCodes(pkiDir: string, edgeId: string, now = new Date()): Promise<number> {
+  checkEdgeId(edgeId);
+  return withPkiLock(pkiDir, () => {
+    const store = readEnrollmentCodes(pkiDir);
+    let withdrawn = 0;
+    for (const record of Object.values(store.codes)) {
+      if (record.edgeId !== edgeId || record.usedAt !== null || Date.parse(record.expiresAt) <= now.getTime()) continue;
+      record.expiresAt = now.toISOString();
+      withdrawn++;
+    }
+    if (withdrawn > 0) writeEnrollmentCodes(pkiDir, store, now);
+    return withdrawn;
+  });
+}
+
+/**
  * Redeems a code for a certificate: the code (whole or its secret) must be known, unused and not
  * expired, and made for `expectEdgeId` when that is given (else `HUB_ERR_ENROLL_CODE`, whose
  * messages never name an edge); `publicKey` must be an EC P-256 SPKI PEM (`HUB_ERR_VALIDATION`,

@@ -11,7 +11,9 @@ import {
   type SagaDefinition,
   type Step,
   type StepContext,
+  StepWait,
 } from "./definition.js";
+import { type OutboxHandler, relayOutbox } from "./outbox.js";
 import { claimSagas, LOCK_SPACE, loadSaga, type SagaRow } from "./repository.js";
 
 /** Tuning of a coordinator. */
@@ -28,6 +30,8 @@ export interface CoordinatorOptions {
   deadLetters?: DeadLetterSink;
   /** Registry for the saga metrics (`hub_saga_*`). */
   registry?: Registry;
+  /** Handlers of outbox events by topic, delivered by this process's polls (default: none). */
+  outbox?: ReadonlyMap<string, OutboxHandler>;
 }
 
 type Outcome = "continue" | "released" | "lost" | "ended";
@@ -191,6 +195,10 @@ export class Coordinator {
           this.running.add(run);
         }
       }
+      if (this.options.outbox?.size) {
+        const log = this.log;
+        claimed += await relayOutbox(() => this.connect(), this.options.outbox, { log, deadLetters: this.options.deadLetters });
+      }
     } catch (err) {
       this.log.warn({ err }, "looking for saga work failed; trying again");
     }
@@ -231,6 +239,7 @@ export class Coordinator {
     try {
       return await this.inStep(saga, step, "action", async (tx, ctx) => {
         const output = (await step.action(tx, saga.input, ctx)) ?? null;
+        if (output instanceof StepWait) return this.rest(tx, saga, step, started, output);
         await tx.query(
           `WITH run AS (INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, fence, process_id, started_at)
              VALUES ($1, $2, $3, 'action', $4, 'succeeded', $5, $6, $7))
@@ -261,6 +270,31 @@ export class Coordinator {
       if (err === LOST) return "lost";
       return this.fail(definition, saga, step, "action", err, started);
     }
+  }
+
+  /** Puts a saga to rest until its step's wait is over (in the step's transaction). */
+  private async rest(tx: pg.PoolClient, saga: SagaRow, step: Step<unknown>, started: Date, wait: StepWait) {
+    await tx.query(
+      `WITH run AS (INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, error, fence, process_id, started_at)
+         VALUES ($1, $2, $3, 'action', $4, 'waiting', $5, $6, $7, $8))
+       UPDATE saga.instances SET state = 'waiting', waiting_on = $9, run_at = $10, attempt = 0, owner_id = NULL,
+         lease_until = NULL, updated_at = now()
+       WHERE id = $1`,
+      [
+        saga.id,
+        saga.position,
+        step.name,
+        saga.attempt + 1,
+        { until: wait.until.toISOString(), on: wait.on },
+        saga.fence,
+        this.processId,
+        started,
+        wait.on,
+        wait.until,
+      ],
+    );
+    this.metrics.steps.inc({ type: saga.type, phase: "action", outcome: "waiting" });
+    return "released" as const;
   }
 
   /** The next compensation of a compensating saga (strict reverse order of the completed steps). */
@@ -331,6 +365,7 @@ export class Coordinator {
         attempt: saga.attempt + 1,
         outputs: saga.outputs,
         signal: abort.signal,
+        startedBy: saga.started_by_principal,
       };
       let timer: NodeJS.Timeout | undefined;
       const limit = new Promise<never>((_, reject) => {

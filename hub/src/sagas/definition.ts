@@ -1,3 +1,4 @@
+import type { TSchema } from "@sinclair/typebox";
 import type { Queryable } from "../db/queryable.js";
 
 /** What a step's action and compensation see besides the saga's input. */
@@ -15,7 +16,34 @@ export interface StepContext {
   outputs: Readonly<Record<string, unknown>>;
   /** Aborted when the step's time limit is reached. */
   signal: AbortSignal;
+  /** Who started the saga (null when the hub did, e.g. from an event); approvals are asked in their name. */
+  startedBy: SagaPrincipal | null;
 }
+
+/** The principal who started a saga, as kept with it. */
+export interface SagaPrincipal {
+  id: string;
+  kind: "user" | "token";
+  name: string;
+}
+
+/**
+ * What an action returns to wait instead of completing: its transaction commits (what it wrote,
+ * e.g. an approval request, stays), the saga rests in `waiting`, and the same step runs again
+ * when `until` comes (a durable timer) or, sooner, when what it waits `on` happens
+ * (`approval:<request id>`: the request was decided). The step then looks again and completes,
+ * fails or waits once more. Waiting is no attempt: it uses up no retries.
+ */
+export class StepWait {
+  constructor(
+    readonly until: Date,
+    readonly on: string | null = null,
+  ) {}
+}
+
+/** Waits until `until`, or until the approval request is decided, whichever comes first. */
+export const waitUntil = (until: Date, on?: { approval: string }) =>
+  new StepWait(until, on ? `approval:${on.approval}` : null);
 
 /** How often a step is tried before the saga compensates (or, for a compensation, fails). */
 export interface RetryPolicy {
@@ -35,7 +63,10 @@ export interface RetryPolicy {
 export interface Step<I> {
   name: string;
   action(tx: Queryable, input: I, ctx: StepContext): Promise<unknown>;
-  /** Undoes the action's effect; absent where there is nothing to undo. */
+  /**
+   * Undoes the action's effect; absent where there is nothing to undo. A compensation must also
+   * be right when its action's effect was partly undone by hand already (it looks, then acts).
+   */
   compensate?(tx: Queryable, input: I, ctx: StepContext & { output: unknown }): Promise<void>;
   retry?: RetryPolicy;
   /** Time limit of one attempt (default 30 s). */
@@ -51,6 +82,12 @@ export interface SagaDefinition<I = unknown> {
   steps: Step<I>[];
   /** The whole saga's time limit from its start; past it, it compensates (default: none). */
   deadlineMs?: number;
+  /** What starting it over the API needs besides `sagas:write` (e.g. `projects:write`). */
+  startPermission?: `${string}:${string}`;
+  /** The input a start over the API must match (refused with the path of what is wrong). */
+  inputSchema?: TSchema;
+  /** The saga's key from its input (one saga per key, e.g. per quote); default: the start's key. */
+  keyOf?(input: I): string;
   /** Compensations are retried this way until they succeed or give up (saga `failed`). */
   compensationRetry?: RetryPolicy;
 }
@@ -58,6 +95,12 @@ export interface SagaDefinition<I = unknown> {
 /** A failure no retry can mend (a business rule said no): the saga compensates at once. */
 export class PermanentStepError extends Error {
   override readonly name = "PermanentStepError";
+  /** The business rule's error code (`HUB_ERR_*`), kept with the saga's error. */
+  readonly code?: string;
+  constructor(message: string, options: { code?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.code = options.code;
+  }
 }
 
 /** Checks a definition at startup: names unique and well-formed. */

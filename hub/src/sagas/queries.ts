@@ -115,7 +115,7 @@ export async function retrySaga(db: Queryable, id: string): Promise<void> {
 export async function abortSaga(db: Queryable, id: string, by: string): Promise<void> {
   const { rowCount } = await db.query(
     `UPDATE saga.instances SET state = 'compensating', position = position - 1, attempt = 0, run_at = now(),
-       owner_id = NULL, lease_until = NULL, fence = fence + 1, error = $2, updated_at = now()
+       owner_id = NULL, lease_until = NULL, fence = fence + 1, error = $2, waiting_on = NULL, updated_at = now()
      WHERE id = $1 AND state IN ('running', 'waiting')`,
     [id, { aborted: true, by }],
   );

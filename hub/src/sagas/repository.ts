@@ -1,5 +1,6 @@
 import type { Queryable } from "../db/queryable.js";
 import { hubError } from "../errors.js";
+import type { SagaPrincipal } from "./definition.js";
 
 /** The advisory lock space of hub processes' liveness locks ('SZ'). */
 export const LOCK_SPACE = 21_338;
@@ -19,23 +20,26 @@ export interface SagaRow {
   deadline_at: Date | null;
   fence: number;
   started_by: string;
+  started_by_principal: SagaPrincipal | null;
 }
 
 const COLUMNS =
-  "id, type, version, idempotency_key, input, state, position, outputs, error, attempt, deadline_at, fence::int AS fence, started_by";
+  "id, type, version, idempotency_key, input, state, position, outputs, error, attempt, deadline_at, fence::int AS fence, " +
+  "started_by, started_by_principal";
 
 /**
  * Claims up to `limit` runnable sagas for `processId`: running or compensating, due, and not held
  * by a live owner — one without an owner, one whose lease ran out, or one whose owner's liveness
- * lock is gone (a dead process: claimed at once). Each claim raises the saga's fence.
+ * lock is gone (a dead process: claimed at once) — and waiting ones whose time came (they run
+ * again). Each claim raises the saga's fence.
  */
 export async function claimSagas(db: Queryable, processId: string, leaseMs: number, limit: number) {
   const { rows } = await db.query(
     `UPDATE saga.instances s SET owner_id = $1, fence = s.fence + 1, lease_until = now() + $2 * interval '1 millisecond',
-       updated_at = now()
+       state = CASE s.state WHEN 'waiting' THEN 'running' ELSE s.state END, waiting_on = NULL, updated_at = now()
      FROM (
        SELECT i.id FROM saga.instances i
-       WHERE i.state IN ('running', 'compensating') AND i.run_at <= now()
+       WHERE i.state IN ('running', 'compensating', 'waiting') AND i.run_at <= now()
          AND (i.owner_id IS NULL OR i.lease_until < now() OR NOT EXISTS (
            SELECT FROM saga.processes p JOIN pg_locks l ON l.locktype = 'advisory' AND l.classid = ${LOCK_SPACE}
              AND l.objid = p.lock_key::bigint::oid AND l.objsubid = 2 AND l.granted
@@ -61,13 +65,30 @@ export async function loadSaga(db: Queryable, id: string): Promise<SagaRow | nul
  */
 export async function startSaga(
   db: Queryable,
-  saga: { type: string; version: number; key: string; input: unknown; startedBy: string; deadlineMs?: number },
+  saga: {
+    type: string;
+    version: number;
+    key: string;
+    input: unknown;
+    /** A principal (kept for approvals asked in their name), or the name of the hub's part that starts it. */
+    startedBy: SagaPrincipal | string;
+    deadlineMs?: number;
+  },
 ): Promise<{ id: string; created: boolean }> {
+  const principal = typeof saga.startedBy === "string" ? null : saga.startedBy;
   const { rows } = await db.query(
-    `INSERT INTO saga.instances (type, version, idempotency_key, input, started_by, deadline_at)
-     VALUES ($1, $2, $3, $4, $5, now() + $6 * interval '1 millisecond')
+    `INSERT INTO saga.instances (type, version, idempotency_key, input, started_by, started_by_principal, deadline_at)
+     VALUES ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 millisecond')
      ON CONFLICT (type, idempotency_key) DO NOTHING RETURNING id`,
-    [saga.type, saga.version, saga.key, JSON.stringify(saga.input), saga.startedBy, saga.deadlineMs ?? null],
+    [
+      saga.type,
+      saga.version,
+      saga.key,
+      JSON.stringify(saga.input),
+      principal ? principal.name || principal.id : saga.startedBy,
+      principal && { id: principal.id, kind: principal.kind, name: principal.name },
+      saga.deadlineMs ?? null,
+    ],
   );
   if (rows[0]) return { id: rows[0].id, created: true };
   const existing = await db.query(

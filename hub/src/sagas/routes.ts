@@ -1,8 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
 import type pg from "pg";
+import { rolesAllow } from "../auth/permissions.js";
+import { fieldError, hubError } from "../errors.js";
 import { txOf } from "../platform/idempotency.js";
+import type { Principal } from "../platform/principal.js";
+import type { SagaDefinition } from "./definition.js";
 import { abortSaga, listSagas, retrySaga, sagaDetail } from "./queries.js";
+import { startSaga } from "./repository.js";
 
 const STATES = ["running", "compensating", "waiting", "completed", "compensated", "failed"] as const;
 const Json = Type.Unknown();
@@ -44,14 +50,87 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+const StartBody = Type.Object(
+  {
+    type: Type.String({ pattern: "^[a-z][a-z0-9-]{0,63}$" }),
+    input: Json,
+    key: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 255,
+        description: "the saga's own key (default: the process's, e.g. the quote, else the Idempotency-Key)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 const tags = ["sagas"];
+
+/** The newest version of each process: what a start over the API runs. */
+function newestByType(definitions: readonly SagaDefinition<never>[]) {
+  const newest = new Map<string, SagaDefinition<never>>();
+  for (const d of definitions) if ((newest.get(d.type)?.version ?? 0) < d.version) newest.set(d.type, d);
+  return newest;
+}
 
 /**
  * The sagas over HTTP: list by state and type, one with its step history and timings
  * (`sagas:read`); retry a failed one, abort a running one (`sagas:write`, Idempotency-Key; the
  * state change is in the audit trail with the caller).
  */
-export const sagaRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async (app, { pool }) => {
+export const sagaRoutes: FastifyPluginAsyncTypebox<{
+  pool: pg.Pool;
+  /** The processes that may be started (`POST /sagas`); none without. */
+  definitions?: readonly SagaDefinition<never>[];
+}> = async (app, { pool, definitions = [] }) => {
+  const startable = newestByType(definitions);
+  app.post(
+    "/sagas",
+    {
+      config: { permission: "sagas:write", idempotent: true, auditTags: [...tags, "start"] },
+      schema: {
+        summary:
+          "Start a business process (once per key: the same key again answers the saga it started, 200; other input for it is refused)",
+        tags,
+        body: StartBody,
+        response: { 200: Saga, 201: Saga },
+      },
+    },
+    async (req, reply) => {
+      const { type, input, key } = req.body;
+      const definition = startable.get(type);
+      if (!definition) {
+        throw fieldError("HUB_ERR_VALIDATION", [
+          { path: "/type", message: `no such process; one of ${[...startable.keys()].join(", ") || "none"}` },
+        ]);
+      }
+      const principal = req.principal as Principal;
+      if (definition.startPermission && !rolesAllow(principal.roles, definition.startPermission)) {
+        throw hubError("HUB_ERR_FORBIDDEN", `starting ${type} needs ${definition.startPermission}`);
+      }
+      if (definition.inputSchema && !Value.Check(definition.inputSchema, input)) {
+        throw fieldError(
+          "HUB_ERR_VALIDATION",
+          [...Value.Errors(definition.inputSchema, input)].map((e) => ({ path: `/input${e.path}`, message: e.message })),
+        );
+      }
+      const sagaKey = key ?? definition.keyOf?.(input as never) ?? req.headers["idempotency-key"];
+      if (typeof sagaKey !== "string") {
+        throw fieldError("HUB_ERR_VALIDATION", [{ path: "/key", message: "a start needs a key (or an Idempotency-Key)" }]);
+      }
+      const tx = txOf(req);
+      const started = await startSaga(tx, {
+        type,
+        version: definition.version,
+        key: sagaKey,
+        input,
+        startedBy: principal,
+        deadlineMs: definition.deadlineMs,
+      });
+      reply.header("location", `${req.url.replace(/\/$/, "")}/${started.id}`);
+      return reply.code(started.created ? 201 : 200).send(await sagaDetail(tx, started.id));
+    },
+  );
   app.get(
     "/sagas",
     {

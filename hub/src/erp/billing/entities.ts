@@ -227,8 +227,8 @@ export const invoiceLines = defineEntity({
 
 /**
  * Quotes (Angebote): numbered at creation (AN-00001…), edited while a draft; sent, then accepted
- * — which makes the project (or moves the quote's project to ordered) and an invoice draft with
- * the quote's lines —, rejected, or cancelled. What a sent quote offers no longer changes (trigger).
+ * — which starts the order (project ordered, stock reserved, installation ticket, gateway
+ * enrollment, invoice draft with the quote's lines: quotes.ts) —, rejected, or cancelled. What a sent quote offers no longer changes (trigger).
  */
 export const quotes = defineEntity({
   name: "quotes",
@@ -281,7 +281,8 @@ export const quotes = defineEntity({
     quote_not_draft: { field: "status", message: "only a draft quote changes; send it back to draft first" },
   },
   hooks: {
-    afterTransition: (tx, change) => (change.to === "accepted" ? acceptQuote(tx, change.id) : Promise.resolve()),
+    afterTransition: (tx, change) =>
+      change.to === "accepted" ? acceptQuote(tx, change.id, change.principal) : Promise.resolve(),
   },
   detail: { schema: { lines: Type.Array(lineSchema), ...totalsSchema }, load: loadQuoteLines },
 });

@@ -54,6 +54,7 @@ export const tickets = defineEntity({
         { value: "manual", label: { de: "Manuell", en: "Manual" } },
         { value: "device_fault", label: { de: "Gerätestörung", en: "Device fault" } },
         { value: "silence", label: { de: "Keine Daten", en: "Silence" } },
+        { value: "order", label: { de: "Auftrag", en: "Order" } },
       ],
       { readOnly: true, list: true, filter: "in" },
     ),
