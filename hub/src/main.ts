@@ -5,7 +5,9 @@
  * HUB_HTTP_PORT (3000), HUB_GRPC_PORT (50051), HUB_HTTP_HOST / HUB_GRPC_HOST (127.0.0.1), LOG_LEVEL,
  * HUB_CLOCK_SKEW_MS (10000), HUB_READINGS_RETENTION_DAYS (unset: keep all) and
  * HUB_READINGS_RETENTION_ACTION (detach | drop), HUB_SILENCE_MINUTES (30: an edge or linked device
- * silent longer gets a service ticket).
+ * silent longer gets a service ticket), HUB_PUBLIC_URL (the hub's HTTP base URL as edges reach it,
+ * carried by enrollment codes; default the listener's), HUB_SAGAS=off (no saga coordinator in this
+ * process), HUB_SAGA_LEASE_MS (5000), HUB_SAGA_POLL_MS (200), HUB_SAGA_CONCURRENCY (16).
  * Without --insecure-dev the gRPC link is mutual TLS with the CA under HUB_DATA_DIR/pki.
  *
  * OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://127.0.0.1:4318) exports traces over OTLP/HTTP (off when unset).
@@ -59,6 +61,18 @@ try {
 const tracing = await startTracing();
 if (tracing) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, "exporting traces over OTLP");
 
+/** A positive number from the environment, or undefined when unset (exit 2 when malformed). */
+function optionalNumber(name: string): number | undefined {
+  const text = process.env[name];
+  if (!text) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) {
+    process.stderr.write(`hub: ${name} must be a positive integer, not ${JSON.stringify(text)}\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
 try {
   const hub = await startHub({
     databaseUrl,
@@ -73,6 +87,13 @@ try {
     insecureDev,
     store: { clockSkewThresholdMs: Number(process.env.HUB_CLOCK_SKEW_MS ?? 10_000) },
     monitoring: { silenceMs: Number(process.env.HUB_SILENCE_MINUTES ?? 30) * 60_000 },
+    sagas: {
+      enabled: process.env.HUB_SAGAS !== "off",
+      publicUrl: process.env.HUB_PUBLIC_URL || undefined,
+      leaseMs: optionalNumber("HUB_SAGA_LEASE_MS"),
+      pollMs: optionalNumber("HUB_SAGA_POLL_MS"),
+      concurrency: optionalNumber("HUB_SAGA_CONCURRENCY"),
+    },
     retention: process.env.HUB_READINGS_RETENTION_DAYS
       ? {
           days: Number(process.env.HUB_READINGS_RETENTION_DAYS),

@@ -139,7 +139,11 @@ t.test("a quote is sent, frozen, and accepted: its order makes an ordered projec
   await move(`/quotes/${second.id}`, "sent", 1);
   await move(`/quotes/${second.id}`, "accepted", 2);
   await waitForSaga(pool, "order-to-commissioning", second.id);
-  t.equal((await get(`/quotes/${second.id}`)).json().projectId, existing.id, "a quote of a project is accepted into it");
+  t.equal(
+    (await get(`/quotes/${second.id}`)).json().projectId,
+    existing.id,
+    "a quote of a project is accepted into it",
+  );
   t.equal((await get(`/projects/${existing.id}`)).json().status, "ordered", "which is ordered now");
 });
 

@@ -17,7 +17,7 @@ import { openPool } from "../src/db/pool.js";
 import { runtimeDatabaseUrl } from "../src/db/runtime-role.js";
 import { DeadLetterQueue } from "../src/dead-letters/index.js";
 import { Coordinator, type CoordinatorOptions } from "../src/sagas/coordinator.js";
-import { defineSaga, PermanentStepError, type SagaDefinition } from "../src/sagas/definition.js";
+import { defineSaga, PermanentStepError, type SagaDefinition, waitUntil } from "../src/sagas/definition.js";
 import { abortSaga, retrySaga, sagaDetail } from "../src/sagas/queries.js";
 import { startSaga } from "../src/sagas/repository.js";
 import { startTestPostgres } from "./fixtures/postgres.js";
@@ -129,6 +129,52 @@ t.test("a saga runs its steps in order, each once, and completes; a start is ide
   const { rows } = await owner.query("SELECT outputs, position, owner_id FROM saga.instances WHERE id = $1", [id]);
   t.same(rows[0].outputs.three, { step: "three", attempt: 1 });
   t.equal(rows[0].owner_id, null, "released when done");
+});
+
+t.test("a durable timer: the saga waits in the database, outlives its process, and goes on when due", async (t) => {
+  const timer = defineSaga<{ at: string }>({
+    type: "test-timer",
+    version: 1,
+    steps: [
+      {
+        name: "wait",
+        async action(_tx, { at }, ctx) {
+          if (Date.now() < Date.parse(at)) return waitUntil(new Date(at));
+          return { attempt: ctx.attempt };
+        },
+      },
+      { name: "after", action: async () => null },
+    ],
+  });
+  const first = coordinator({ definitions: [timer as SagaDefinition<never>] });
+  await first.start();
+  const at = new Date(Date.now() + 1500).toISOString();
+  const { id } = await startSaga(app, {
+    type: timer.type,
+    version: 1,
+    key: crypto.randomUUID(),
+    input: { at },
+    startedBy: "test",
+  });
+  await until("the saga to wait", async () => (await stateOf(id)) === "waiting");
+  await first.stop();
+  const second = coordinator({ definitions: [timer as SagaDefinition<never>] });
+  await second.start();
+  t.teardown(() => second.stop());
+  t.equal(await ended(id), "completed");
+  const { rows } = await owner.query(
+    "SELECT step, outcome, process_id, finished_at FROM saga.step_runs WHERE saga_id = $1 ORDER BY id",
+    [id],
+  );
+  t.same(
+    rows.map((r) => `${r.step}:${r.outcome}`),
+    ["wait:waiting", "wait:succeeded", "after:succeeded"],
+  );
+  t.equal(rows[0].process_id, first.processId);
+  t.equal(rows[1].process_id, second.processId, "the other process ran it when due");
+  t.ok(rows[1].finished_at.getTime() >= Date.parse(at), "not before its time");
+  const outputs = (await owner.query("SELECT outputs FROM saga.instances WHERE id = $1", [id])).rows[0].outputs;
+  t.same(outputs.wait, { attempt: 1 }, "waiting used up no attempt");
 });
 
 t.test("a permanent failure at each position compensates exactly the completed steps, in reverse", async (t) => {

@@ -185,7 +185,7 @@ export class Coordinator {
       if (this.stopped) return;
       const free = this.concurrency - this.running.size;
       if (free > 0) {
-        const rows = await claimSagas(this.pool, this.processId, this.leaseMs, free);
+        const rows = await claimSagas(this.pool, this.processId, this.leaseMs, free, [...this.definitions.keys()]);
         claimed = rows.length;
         for (const row of rows) {
           const run = this.run(row).finally(() => {
@@ -197,7 +197,10 @@ export class Coordinator {
       }
       if (this.options.outbox?.size) {
         const log = this.log;
-        claimed += await relayOutbox(() => this.connect(), this.options.outbox, { log, deadLetters: this.options.deadLetters });
+        claimed += await relayOutbox(() => this.connect(), this.options.outbox, {
+          log,
+          deadLetters: this.options.deadLetters,
+        });
       }
     } catch (err) {
       this.log.warn({ err }, "looking for saga work failed; trying again");

@@ -118,3 +118,6 @@ export function defineSaga<I>(definition: SagaDefinition<I>): SagaDefinition<I> 
   if (!definition.steps.length) throw new Error(`saga ${definition.type} has no steps`);
   return definition;
 }
+
+/** A UUID, for input schemas (checked without a format registry). */
+export const UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";

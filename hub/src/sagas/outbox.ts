@@ -39,7 +39,8 @@ export async function publish(
 }
 
 /**
- * Delivers up to `limit` due events in order of writing, each to the handler of its topic, under
+ * Delivers up to `limit` due events of the topics it has handlers for (a topic only a newer hub
+ * knows waits for it) in order of writing, each to the handler of its topic, under
  * FOR UPDATE SKIP LOCKED (processes sharing the database never deliver one event twice). An event
  * whose handler fails is tried again after a backoff (5 s × attempts); after
  * `OUTBOX_MAX_ATTEMPTS` it is dead-lettered and no longer tried. Returns the events delivered.
@@ -57,16 +58,22 @@ export async function relayOutbox(
     await client.query(beginWithAuditContextSql(client, { actorId: "system:outbox", tags: ["outbox"] }));
     const { rows } = await client.query(
       `SELECT id::text, topic, key, payload, saga_id, attempts FROM saga.outbox
-       WHERE published_at IS NULL AND available_at <= now() AND attempts < ${OUTBOX_MAX_ATTEMPTS}
+       WHERE published_at IS NULL AND available_at <= now() AND attempts < ${OUTBOX_MAX_ATTEMPTS} AND topic = ANY($2)
        ORDER BY available_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-      [options.limit ?? 100],
+      [options.limit ?? 100, [...handlers.keys()]],
     );
     for (const row of rows) {
-      const event: OutboxEvent = { id: row.id, topic: row.topic, key: row.key, payload: row.payload, sagaId: row.saga_id };
-      const handler = handlers.get(event.topic);
+      const event: OutboxEvent = {
+        id: row.id,
+        topic: row.topic,
+        key: row.key,
+        payload: row.payload,
+        sagaId: row.saga_id,
+      };
+      const handler = handlers.get(event.topic) as OutboxHandler;
       await client.query("SAVEPOINT outbox_event");
       try {
-        await handler?.(client, event);
+        await handler(client, event);
         await client.query("RELEASE SAVEPOINT outbox_event");
         await client.query("UPDATE saga.outbox SET published_at = now(), attempts = attempts + 1 WHERE id = $1", [
           event.id,
@@ -81,7 +88,11 @@ export async function relayOutbox(
           [event.id, { message: String(e?.message ?? err).slice(0, 2000), code: e?.code ?? null }],
         );
         if (row.attempts + 1 >= OUTBOX_MAX_ATTEMPTS) failed.push({ event, err });
-        else options.log.warn({ err, event: event.id, topic: event.topic }, "an outbox event's handler failed; tried again later");
+        else
+          options.log.warn(
+            { err, event: event.id, topic: event.topic },
+            "an outbox event's handler failed; tried again later",
+          );
       }
     }
     await client.query("COMMIT");

@@ -31,15 +31,23 @@ const COLUMNS =
  * Claims up to `limit` runnable sagas for `processId`: running or compensating, due, and not held
  * by a live owner — one without an owner, one whose lease ran out, or one whose owner's liveness
  * lock is gone (a dead process: claimed at once) — and waiting ones whose time came (they run
- * again). Each claim raises the saga's fence.
+ * again) — of the definitions the process has (`kinds`, `<type>@<version>`: a saga of a version
+ * only a newer deploy knows waits for it). Each claim raises the saga's fence.
  */
-export async function claimSagas(db: Queryable, processId: string, leaseMs: number, limit: number) {
+export async function claimSagas(
+  db: Queryable,
+  processId: string,
+  leaseMs: number,
+  limit: number,
+  kinds: readonly string[],
+) {
   const { rows } = await db.query(
     `UPDATE saga.instances s SET owner_id = $1, fence = s.fence + 1, lease_until = now() + $2 * interval '1 millisecond',
        state = CASE s.state WHEN 'waiting' THEN 'running' ELSE s.state END, waiting_on = NULL, updated_at = now()
      FROM (
        SELECT i.id FROM saga.instances i
        WHERE i.state IN ('running', 'compensating', 'waiting') AND i.run_at <= now()
+         AND i.type || '@' || i.version = ANY($4)
          AND (i.owner_id IS NULL OR i.lease_until < now() OR NOT EXISTS (
            SELECT FROM saga.processes p JOIN pg_locks l ON l.locktype = 'advisory' AND l.classid = ${LOCK_SPACE}
              AND l.objid = p.lock_key::bigint::oid AND l.objsubid = 2 AND l.granted
@@ -48,7 +56,7 @@ export async function claimSagas(db: Queryable, processId: string, leaseMs: numb
        ORDER BY i.run_at LIMIT $3 FOR UPDATE OF i SKIP LOCKED) c
      WHERE s.id = c.id
      RETURNING ${COLUMNS.replace(/(^|, )/g, "$1s.")}`,
-    [processId, leaseMs, limit],
+    [processId, leaseMs, limit, kinds],
   );
   return rows as SagaRow[];
 }

@@ -111,12 +111,17 @@ export const sagaRoutes: FastifyPluginAsyncTypebox<{
       if (definition.inputSchema && !Value.Check(definition.inputSchema, input)) {
         throw fieldError(
           "HUB_ERR_VALIDATION",
-          [...Value.Errors(definition.inputSchema, input)].map((e) => ({ path: `/input${e.path}`, message: e.message })),
+          [...Value.Errors(definition.inputSchema, input)].map((e) => ({
+            path: `/input${e.path}`,
+            message: e.message,
+          })),
         );
       }
       const sagaKey = key ?? definition.keyOf?.(input as never) ?? req.headers["idempotency-key"];
       if (typeof sagaKey !== "string") {
-        throw fieldError("HUB_ERR_VALIDATION", [{ path: "/key", message: "a start needs a key (or an Idempotency-Key)" }]);
+        throw fieldError("HUB_ERR_VALIDATION", [
+          { path: "/key", message: "a start needs a key (or an Idempotency-Key)" },
+        ]);
       }
       const tx = txOf(req);
       const started = await startSaga(tx, {

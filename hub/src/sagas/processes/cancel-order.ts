@@ -3,7 +3,7 @@ import { findPolicy } from "../../approvals/repository.js";
 import { requestApproval } from "../../approvals/service.js";
 import type { Queryable } from "../../db/queryable.js";
 import { creditInvoice } from "../../erp/billing/credit-notes.js";
-import { defineSaga, PermanentStepError, waitUntil } from "../definition.js";
+import { defineSaga, PermanentStepError, UUID_PATTERN, waitUntil } from "../definition.js";
 import { type EdgeIdentityDeps, revokeEdgeIdentity } from "./edge-identity.js";
 import { draftInvoiceFromQuote, ORDER_TO_COMMISSIONING } from "./order-to-commissioning.js";
 
@@ -33,9 +33,12 @@ async function loadOrder(db: Queryable, quoteId: string): Promise<Order> {
   const saga = rows[0];
   if (!saga) throw new PermanentStepError(`no order was made from quote ${quoteId}`, { code: "HUB_ERR_NOT_FOUND" });
   if (saga.state !== "completed") {
-    throw new PermanentStepError(`the order of quote ${quoteId} is ${saga.state}: only a completed order is cancelled`, {
-      code: "HUB_ERR_TRANSITION_NOT_ALLOWED",
-    });
+    throw new PermanentStepError(
+      `the order of quote ${quoteId} is ${saga.state}: only a completed order is cancelled`,
+      {
+        code: "HUB_ERR_TRANSITION_NOT_ALLOWED",
+      },
+    );
   }
   const o = saga.outputs;
   return {
@@ -62,7 +65,7 @@ export const cancelOrder = (deps: EdgeIdentityDeps) =>
     startPermission: "projects:write",
     keyOf: ({ quoteId }) => quoteId,
     inputSchema: Type.Object(
-      { quoteId: Type.String({ format: "uuid" }), reason: Type.String({ minLength: 1, maxLength: 500 }) },
+      { quoteId: Type.String({ pattern: UUID_PATTERN }), reason: Type.String({ minLength: 1, maxLength: 500 }) },
       { additionalProperties: false },
     ),
     steps: [
@@ -72,9 +75,12 @@ export const cancelOrder = (deps: EdgeIdentityDeps) =>
           const order = await loadOrder(tx, quoteId);
           const { rows } = await tx.query("SELECT number, status FROM erp.projects WHERE id = $1", [order.projectId]);
           if (!["ordered", "scheduled"].includes(rows[0]?.status)) {
-            throw new PermanentStepError(`project ${rows[0]?.number ?? order.projectId} is ${rows[0]?.status ?? "gone"}: too late to cancel the order`, {
-              code: "HUB_ERR_TRANSITION_NOT_ALLOWED",
-            });
+            throw new PermanentStepError(
+              `project ${rows[0]?.number ?? order.projectId} is ${rows[0]?.status ?? "gone"}: too late to cancel the order`,
+              {
+                code: "HUB_ERR_TRANSITION_NOT_ALLOWED",
+              },
+            );
           }
           return order;
         },
@@ -84,7 +90,9 @@ export const cancelOrder = (deps: EdgeIdentityDeps) =>
         name: "settle-invoice",
         async action(tx, { quoteId, reason }, { sagaId, outputs, startedBy }) {
           const { invoiceId } = outputs["check-order"] as Order;
-          const { rows } = await tx.query("SELECT status, number FROM erp.invoices WHERE id = $1 FOR UPDATE", [invoiceId]);
+          const { rows } = await tx.query("SELECT status, number FROM erp.invoices WHERE id = $1 FOR UPDATE", [
+            invoiceId,
+          ]);
           const invoice = rows[0];
           if (!invoice) return { invoice: "gone" };
           if (invoice.status === "draft") {
@@ -132,10 +140,9 @@ export const cancelOrder = (deps: EdgeIdentityDeps) =>
         async action(tx, _input, { outputs }) {
           const released: { reservationId: string; quantity: string }[] = [];
           for (const r of (outputs["check-order"] as Order).reservations) {
-            const { rows } = await tx.query(
-              "DELETE FROM erp.reservations WHERE id = $1 RETURNING quantity::text",
-              [r.reservationId],
-            );
+            const { rows } = await tx.query("DELETE FROM erp.reservations WHERE id = $1 RETURNING quantity::text", [
+              r.reservationId,
+            ]);
             if (rows[0]) released.push({ reservationId: r.reservationId, quantity: rows[0].quantity });
           }
           return released;

@@ -15,8 +15,17 @@ export interface HubProcesses {
 
 /** `quote.accepted` (billing, in the acceptance's transaction) starts the quote's order, once. */
 const startOrder: OutboxHandler = async (tx, event) => {
-  const { quoteId, by } = event.payload as { quoteId: string; by: { id: string; kind: "user" | "token"; name: string } | null };
-  await startSaga(tx, { type: ORDER_TO_COMMISSIONING, version: 1, key: quoteId, input: { quoteId }, startedBy: by ?? "quote.accepted" });
+  const { quoteId, by } = event.payload as {
+    quoteId: string;
+    by: { id: string; kind: "user" | "token"; name: string } | null;
+  };
+  await startSaga(tx, {
+    type: ORDER_TO_COMMISSIONING,
+    version: 1,
+    key: quoteId,
+    input: { quoteId },
+    startedBy: by ?? "quote.accepted",
+  });
 };
 
 /** Every process definition the hub runs, with what they need of the hub. */

@@ -1,6 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import type { Queryable } from "../../db/queryable.js";
-import { defineSaga, PermanentStepError } from "../definition.js";
+import { defineSaga, PermanentStepError, UUID_PATTERN } from "../definition.js";
 import { type EdgeIdentityDeps, isEnrolled, issueEnrollmentCode, revokeEdgeIdentity } from "./edge-identity.js";
 
 /** What starts an order: the quote the customer accepted. */
@@ -88,7 +88,7 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
     version: 1,
     startPermission: "projects:write",
     keyOf: ({ quoteId }) => quoteId,
-    inputSchema: Type.Object({ quoteId: Type.String({ format: "uuid" }) }, { additionalProperties: false }),
+    inputSchema: Type.Object({ quoteId: Type.String({ pattern: UUID_PATTERN }) }, { additionalProperties: false }),
     steps: [
       {
         // The customer's yes: a sent quote becomes accepted (one accepted already stays so).
@@ -137,7 +137,9 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
         async action(tx, { quoteId }, { outputs }): Promise<ProjectOutput> {
           const quote = outputs["accept-quote"] as AcceptedQuote;
           if (quote.projectId) {
-            const { rows } = await tx.query("SELECT status FROM erp.projects WHERE id = $1 FOR UPDATE", [quote.projectId]);
+            const { rows } = await tx.query("SELECT status FROM erp.projects WHERE id = $1 FOR UPDATE", [
+              quote.projectId,
+            ]);
             const status: string | undefined = rows[0]?.status;
             if (status !== "lead" && status !== "quoted" && status !== "ordered") {
               throw new PermanentStepError(`the quote's project is ${status ?? "gone"}: it cannot be ordered`, {
@@ -155,10 +157,10 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
              VALUES ($1, $2, $3, 'installation', 'ordered', $4) RETURNING id`,
             [quote.title, quote.customerId, quote.siteId, quote.netCents],
           );
-          await tx.query("UPDATE erp.quotes SET project_id = $2, version = version + 1, updated_at = now() WHERE id = $1", [
-            quoteId,
-            rows[0]?.id,
-          ]);
+          await tx.query(
+            "UPDATE erp.quotes SET project_id = $2, version = version + 1, updated_at = now() WHERE id = $1",
+            [quoteId, rows[0]?.id],
+          );
           return { projectId: rows[0]?.id, created: true, previousStatus: null };
         },
         // A project made for the order goes (cancelled where something refers to it meanwhile);
@@ -172,9 +174,10 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
             );
             return;
           }
-          await tx.query("UPDATE erp.quotes SET project_id = NULL, version = version + 1, updated_at = now() WHERE id = $1", [
-            quoteId,
-          ]);
+          await tx.query(
+            "UPDATE erp.quotes SET project_id = NULL, version = version + 1, updated_at = now() WHERE id = $1",
+            [quoteId],
+          );
           await orElse(
             tx,
             () => tx.query("DELETE FROM erp.projects WHERE id = $1", [project.projectId]),
@@ -208,9 +211,12 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
               [need.article_id, need.quantity],
             );
             if (!stock[0]) {
-              throw new PermanentStepError(`not enough of article ${need.number} free in any warehouse (${need.quantity} needed)`, {
-                code: "HUB_ERR_STOCK_INSUFFICIENT",
-              });
+              throw new PermanentStepError(
+                `not enough of article ${need.number} free in any warehouse (${need.quantity} needed)`,
+                {
+                  code: "HUB_ERR_STOCK_INSUFFICIENT",
+                },
+              );
             }
             // taken by a concurrent order between the look and this write: the constraint refuses
             // it, and the step is tried again (another warehouse, or not enough: permanent)
@@ -240,7 +246,8 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
                  updated_at = now() WHERE id = $1`,
               [r.reservationId, r.quantity],
             );
-            if (r.created) await tx.query("DELETE FROM erp.reservations WHERE id = $1 AND quantity = 0", [r.reservationId]);
+            if (r.created)
+              await tx.query("DELETE FROM erp.reservations WHERE id = $1 AND quantity = 0", [r.reservationId]);
           }
         },
       },
@@ -255,7 +262,13 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
                'normal', 'order', $5
              FROM erp.projects p WHERE p.id = $4
              RETURNING id, number`,
-            [quote.siteId, quote.title, quote.number, (outputs["create-project"] as ProjectOutput).projectId, `order:${sagaId}`],
+            [
+              quote.siteId,
+              quote.title,
+              quote.number,
+              (outputs["create-project"] as ProjectOutput).projectId,
+              `order:${sagaId}`,
+            ],
           );
           return { ticketId: rows[0]?.id, number: rows[0]?.number };
         },
@@ -291,10 +304,22 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
             gateway = rows[0] as { id: string; edge_id: string };
           }
           if (!created && isEnrolled(deps, gateway.edge_id)) {
-            return { gatewayId: gateway.id, edgeId: gateway.edge_id, created, enrollmentCode: null, codeExpiresAt: null };
+            return {
+              gatewayId: gateway.id,
+              edgeId: gateway.edge_id,
+              created,
+              enrollmentCode: null,
+              codeExpiresAt: null,
+            };
           }
           const code = await issueEnrollmentCode(deps, gateway.edge_id);
-          return { gatewayId: gateway.id, edgeId: gateway.edge_id, created, enrollmentCode: code.code, codeExpiresAt: code.expiresAt };
+          return {
+            gatewayId: gateway.id,
+            edgeId: gateway.edge_id,
+            created,
+            enrollmentCode: code.code,
+            codeExpiresAt: code.expiresAt,
+          };
         },
         // The code is withdrawn and a certificate issued with it revoked; a gateway the order made goes.
         async compensate(tx, _input, { output }) {
@@ -314,7 +339,9 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
         // Only a draft is deleted: a finalised invoice is undone by cancelling the order (credit note).
         async compensate(tx, _input, { output }) {
           const { invoiceId } = output as { invoiceId: string };
-          const { rows } = await tx.query("DELETE FROM erp.invoices WHERE id = $1 AND status = 'draft' RETURNING id", [invoiceId]);
+          const { rows } = await tx.query("DELETE FROM erp.invoices WHERE id = $1 AND status = 'draft' RETURNING id", [
+            invoiceId,
+          ]);
           if (!rows[0]) {
             const { rows: left } = await tx.query("SELECT number FROM erp.invoices WHERE id = $1", [invoiceId]);
             if (left[0]) throw new Error(`invoice ${left[0].number} is finalised: cancel the order to credit it`);
