@@ -24,6 +24,7 @@ import { runScheduledRetention } from "./retention/service.js";
 import { Coordinator, type CoordinatorOptions } from "./sagas/coordinator.js";
 import { hubProcesses } from "./sagas/processes/index.js";
 import { HUB_VERSION } from "./version.js";
+import { runWarehouse } from "./warehouse/runner.js";
 
 /** How to run a hub. */
 export interface HubOptions {
@@ -57,6 +58,11 @@ export interface HubOptions {
    * the processes issue (default: the HTTP listener's).
    */
   sagas?: { enabled?: boolean; publicUrl?: string } & Pick<CoordinatorOptions, "concurrency" | "leaseMs" | "pollMs">;
+  /**
+   * The warehouse loads what was committed every `intervalMs` (default 60 s; 0: only by
+   * `npm run hub -- warehouse run`), claimed so several hub processes never run a job at once.
+   */
+  warehouse?: { intervalMs?: number };
   /** Apply pending migrations at start (default true; `npm run hub` reads HUB_MIGRATE=off). */
   migrate?: boolean;
   /** Sessions (lifetimes, Secure cookie) and login limits of the HTTP API. */
@@ -236,7 +242,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const coordinator =
       options.sagas?.enabled === false
         ? undefined
-        : new Coordinator(runtime, {
+        : // a pool of its own: the liveness lock holds a connection for good, and saga steps do
+          // not compete with HTTP requests for connections
+          new Coordinator(newPool(runtimeUrl, 10), {
             definitions: processes.definitions,
             outbox: processes.outbox,
             log,
@@ -247,6 +255,21 @@ export async function startHub(options: HubOptions): Promise<Hub> {
             pollMs: options.sagas?.pollMs,
           });
     await coordinator?.start();
+    // the warehouse on a connection of the owner's (it writes curated), one pass at a time
+    const loader = newPool(databaseUrl, 1);
+    const warehouseMs = options.warehouse?.intervalMs ?? 60_000;
+    let loading: Promise<unknown> | undefined;
+    const warehouse =
+      warehouseMs > 0
+        ? setInterval(() => {
+            loading ??= runWarehouse(loader, { log: log.child({ component: "warehouse" }) })
+              .catch((err) => log.warn({ err }, "the warehouse run failed; trying again next time"))
+              .finally(() => {
+                loading = undefined;
+              });
+          }, warehouseMs)
+        : undefined;
+    warehouse?.unref();
     log.info({ http: `http://${host}:${httpPort}`, grpcPort: sync.port }, "hub started");
     return {
       httpUrl: `http://${host}:${httpPort}`,
@@ -259,6 +282,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         clearInterval(maintenance);
         clearTimeout(firstHousekeeping);
         stopSilenceMonitor();
+        clearInterval(warehouse);
+        await loading;
         await coordinator?.stop();
         await sync.close();
         await http.close();

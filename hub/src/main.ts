@@ -7,7 +7,8 @@
  * HUB_READINGS_RETENTION_ACTION (detach | drop), HUB_SILENCE_MINUTES (30: an edge or linked device
  * silent longer gets a service ticket), HUB_PUBLIC_URL (the hub's HTTP base URL as edges reach it,
  * carried by enrollment codes; default the listener's), HUB_SAGAS=off (no saga coordinator in this
- * process), HUB_SAGA_LEASE_MS (5000), HUB_SAGA_POLL_MS (200), HUB_SAGA_CONCURRENCY (16).
+ * process), HUB_SAGA_LEASE_MS (5000), HUB_SAGA_POLL_MS (200), HUB_SAGA_CONCURRENCY (16),
+ * HUB_WAREHOUSE_INTERVAL_MS (60000: how often the warehouse loads what was committed; 0 = never).
  * Without --insecure-dev the gRPC link is mutual TLS with the CA under HUB_DATA_DIR/pki.
  *
  * OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://127.0.0.1:4318) exports traces over OTLP/HTTP (off when unset).
@@ -24,6 +25,8 @@
  * `npm run hub -- retention run|hold|erase ...` runs the retention job, places legal holds and
  * handles GDPR erasure requests (retention/cli.ts).
  * `npm run hub -- sagas list|show|retry|abort` inspects, retries or aborts sagas (sagas/cli.ts).
+ * `npm run hub -- warehouse run|backfill --from --to|status` loads the warehouse now, loads a time
+ * range again, or shows each job's watermark and last run (warehouse/cli.ts).
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -33,7 +36,7 @@ const dataDir = resolve(process.env.HUB_DATA_DIR ?? ".data/hub");
 const databaseUrl = process.env.DATABASE_URL || undefined;
 // Each command loads only its own modules (a command starts in about a second, the server in several).
 if (process.argv[2] === "pki") await (await import("./pki/cli.js")).runPkiCli(process.argv.slice(3), dataDir);
-if (["migrate", "admin", "audit", "gobd", "retention", "sagas"].includes(process.argv[2] ?? "")) {
+if (["migrate", "admin", "audit", "gobd", "retention", "sagas", "warehouse"].includes(process.argv[2] ?? "")) {
   // Command output is on stdout; the log (embedded PostgreSQL, migrations) goes to stderr.
   const cliLog = pino({ name: "hub", level: process.env.LOG_LEVEL ?? "warn" }, pino.destination(2));
   const args = [process.argv.slice(3), databaseUrl, dataDir, cliLog] as const;
@@ -42,6 +45,7 @@ if (["migrate", "admin", "audit", "gobd", "retention", "sagas"].includes(process
   else if (process.argv[2] === "gobd") await (await import("./erp/billing/gobd-cli.js")).runGobdCli(...args);
   else if (process.argv[2] === "retention") await (await import("./retention/cli.js")).runRetentionCli(...args);
   else if (process.argv[2] === "sagas") await (await import("./sagas/cli.js")).runSagasCli(...args);
+  else if (process.argv[2] === "warehouse") await (await import("./warehouse/cli.js")).runWarehouseCli(...args);
   else await (await import("./auth/cli.js")).runAdminCli(...args);
 }
 const { startHub } = await import("./hub.js");
@@ -87,6 +91,7 @@ try {
     insecureDev,
     store: { clockSkewThresholdMs: Number(process.env.HUB_CLOCK_SKEW_MS ?? 10_000) },
     monitoring: { silenceMs: Number(process.env.HUB_SILENCE_MINUTES ?? 30) * 60_000 },
+    warehouse: { intervalMs: Number(process.env.HUB_WAREHOUSE_INTERVAL_MS ?? 60_000) },
     sagas: {
       enabled: process.env.HUB_SAGAS !== "off",
       publicUrl: process.env.HUB_PUBLIC_URL || undefined,

@@ -1,3 +1,3 @@
-/** The suite of ../sagas.test.ts on PostgreSQL 15, the oldest supported major. */
+/** The suite of ../saga-processes.test.ts on PostgreSQL 15, the oldest supported major. */
 process.env.HUB_TEST_POSTGRES = "15";
 await import("../saga-processes.test.js");
