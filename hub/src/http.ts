@@ -23,6 +23,7 @@ import { retentionRoutes } from "./retention/routes.js";
 import type { SagaDefinition } from "./sagas/definition.js";
 import { sagaRoutes } from "./sagas/routes.js";
 import { telemetryRoutes } from "./telemetry/index.js";
+import { warehouseRoutes } from "./warehouse/routes.js";
 
 /** What the HTTP app needs. */
 export interface HubHttpDeps {
@@ -105,5 +106,6 @@ export async function buildHubHttp(deps: HubHttpDeps) {
   await app.register(approvalRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(retentionRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(sagaRoutes, { prefix: "/api/v1", pool: deps.pool, definitions: deps.sagas });
+  await app.register(warehouseRoutes, { prefix: "/api/v1", pool: deps.pool });
   return app;
 }

@@ -1,15 +1,47 @@
+import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { inWindow, WAREHOUSE_JOBS, type WarehouseJob, type WindowKind } from "./jobs.js";
 import { syncPoints } from "./points.js";
+
+/** A run as its hooks see it. */
+export interface RunContext {
+  runId: string;
+  job: WarehouseJob;
+  kind: WindowKind;
+  /** xids (incremental) or ISO times (backfill). */
+  window: { from: string; to: string };
+  startedAt: Date;
+  readings?: number;
+  series?: number;
+  rowsWritten?: number;
+}
+
+/**
+ * What a run does besides loading, each in the run's own transaction (so it happens exactly when
+ * the run's outcome is recorded):
+ * - `afterLoad`, after the job's statement: the data-quality rules of its outputs; names of failed
+ *   rules of severity `error` block the jobs downstream of it in this pass (they say why);
+ * - `lineage`, with the outcome: the run's events (a failed run's in the transaction that records
+ *   the failure).
+ */
+export interface RunHooks {
+  afterLoad?(tx: pg.PoolClient, run: RunContext): Promise<{ blocking: string[] }>;
+  lineage?(tx: pg.PoolClient, run: RunContext, outcome: "COMPLETE" | "FAIL", error?: unknown): Promise<void>;
+}
 
 /** What one job did in a run. */
 export interface JobRun {
   job: string;
   runId: string | null;
   status: "succeeded" | "failed" | "skipped";
-  /** Why it was skipped: another process runs it, it waits after a failure, nothing new, or an upstream job failed. */
-  reason?: "busy" | "backoff" | "up to date" | "upstream failed";
+  /**
+   * Why it was skipped: another process runs it, it waits after a failure, nothing new, an
+   * upstream job failed or a rule of severity error failed on an upstream output (`blockedBy`).
+   */
+  reason?: "busy" | "backoff" | "up to date" | "upstream failed" | "blocked";
+  /** The failed rules that blocked it, or that its own outputs failed (they block its downstream). */
+  blockedBy?: string[];
   window?: { from: string; to: string };
   rowsWritten?: number;
   ms?: number;
@@ -29,8 +61,15 @@ const errorJson = (err: unknown) => {
  * after a backoff (30 s doubling per failure, at most an hour); the window stays where it was, so
  * nothing is skipped.
  */
-async function runIncremental(client: pg.PoolClient, job: WarehouseJob, log: Logger): Promise<JobRun> {
+async function runIncremental(client: pg.PoolClient, job: WarehouseJob, log: Logger, hooks: RunHooks): Promise<JobRun> {
   const started = Date.now();
+  const ctx: RunContext = {
+    runId: randomUUID(),
+    job,
+    kind: "incremental",
+    window: { from: "0", to: "0" },
+    startedAt: new Date(),
+  };
   await client.query("INSERT INTO ops.warehouse_jobs (job) VALUES ($1) ON CONFLICT DO NOTHING", [job.name]);
   await client.query("BEGIN");
   try {
@@ -58,11 +97,15 @@ async function runIncremental(client: pg.PoolClient, job: WarehouseJob, log: Log
       await client.query("COMMIT");
       return { job: job.name, runId: null, status: "skipped", reason: "up to date" };
     }
+    Object.assign(ctx, { window, readings, series });
     const written = await client.query(job.sql("incremental"), [window.from, window.to]);
+    ctx.rowsWritten = written.rowCount ?? 0;
+    const quality = (await hooks.afterLoad?.(client, ctx)) ?? { blocking: [] };
+    await hooks.lineage?.(client, ctx, "COMPLETE");
     const run = await client.query(
-      `INSERT INTO ops.warehouse_runs (job, kind, from_xid, to_xid, status, ended_at, readings, series, rows_written)
-       VALUES ($1, 'incremental', $2, $3, 'succeeded', clock_timestamp(), $4, $5, $6) RETURNING id`,
-      [job.name, window.from, window.to, readings, series, written.rowCount ?? 0],
+      `INSERT INTO ops.warehouse_runs (id, job, kind, from_xid, to_xid, status, started_at, ended_at, readings, series, rows_written)
+       VALUES ($7, $1, 'incremental', $2, $3, 'succeeded', $8, clock_timestamp(), $4, $5, $6) RETURNING id`,
+      [job.name, window.from, window.to, readings, series, ctx.rowsWritten, ctx.runId, ctx.startedAt],
     );
     await client.query(
       `UPDATE ops.warehouse_jobs SET watermark = $2, failures = 0, next_attempt_at = now(), last_run_id = $3,
@@ -71,18 +114,22 @@ async function runIncremental(client: pg.PoolClient, job: WarehouseJob, log: Log
     );
     await client.query("COMMIT");
     const result = { job: job.name, runId: run.rows[0].id, status: "succeeded" as const, window };
-    return { ...result, rowsWritten: written.rowCount ?? 0, ms: Date.now() - started };
+    const blockedBy = quality.blocking.length ? { blockedBy: quality.blocking } : {};
+    return { ...result, rowsWritten: ctx.rowsWritten, ms: Date.now() - started, ...blockedBy };
   } catch (err) {
     await client.query("ROLLBACK").catch(() => undefined);
+    await client.query("BEGIN");
     const { rows } = await client.query(
       `WITH failed AS (
          UPDATE ops.warehouse_jobs SET failures = failures + 1, updated_at = now(),
            next_attempt_at = now() + make_interval(secs => least(3600, 30 * 2 ^ greatest(0, failures)))
          WHERE job = $1 RETURNING watermark, failures)
-       INSERT INTO ops.warehouse_runs (job, kind, from_xid, status, ended_at, error)
-       SELECT $1, 'incremental', watermark, 'failed', clock_timestamp(), $2 FROM failed RETURNING id`,
-      [job.name, errorJson(err)],
+       INSERT INTO ops.warehouse_runs (id, job, kind, from_xid, status, started_at, ended_at, error)
+       SELECT $3, $1, 'incremental', watermark, 'failed', $4, clock_timestamp(), $2 FROM failed RETURNING id`,
+      [job.name, errorJson(err), ctx.runId, ctx.startedAt],
     );
+    await hooks.lineage?.(client, ctx, "FAIL", err);
+    await client.query("COMMIT");
     log.warn({ err, job: job.name }, "warehouse job failed; retried after a backoff");
     return { job: job.name, runId: rows[0]?.id ?? null, status: "failed", error: errorJson(err).message };
   }
@@ -94,7 +141,7 @@ async function runIncremental(client: pg.PoolClient, job: WarehouseJob, log: Log
  */
 export async function runWarehouse(
   pool: pg.Pool,
-  options: { log: Logger; jobs?: readonly WarehouseJob[] },
+  options: { log: Logger; jobs?: readonly WarehouseJob[]; hooks?: RunHooks },
 ): Promise<JobRun[]> {
   const jobs = options.jobs ?? WAREHOUSE_JOBS;
   const client = await pool.connect();
@@ -102,12 +149,17 @@ export async function runWarehouse(
   try {
     await syncPoints(client);
     for (const job of jobs) {
-      const upstream = results.find((r) => job.dependsOn.includes(r.job) && r.status === "failed");
-      if (upstream) {
+      const upstream = results.filter((r) => job.dependsOn.includes(r.job));
+      if (upstream.some((r) => r.status === "failed")) {
         results.push({ job: job.name, runId: null, status: "skipped", reason: "upstream failed" });
         continue;
       }
-      results.push(await runIncremental(client, job, options.log));
+      const blockedBy = upstream.flatMap((r) => r.blockedBy ?? []);
+      if (blockedBy.length) {
+        results.push({ job: job.name, runId: null, status: "skipped", reason: "blocked", blockedBy });
+        continue;
+      }
+      results.push(await runIncremental(client, job, options.log, options.hooks ?? {}));
     }
   } finally {
     client.release();
@@ -122,39 +174,54 @@ export async function runWarehouse(
 export async function backfillWarehouse(
   pool: pg.Pool,
   range: { from: Date; to: Date },
-  options: { log: Logger; jobs?: readonly WarehouseJob[] },
+  options: { log: Logger; jobs?: readonly WarehouseJob[]; hooks?: RunHooks },
 ): Promise<JobRun[]> {
   const jobs = options.jobs ?? WAREHOUSE_JOBS;
+  const hooks = options.hooks ?? {};
+  const window = { from: range.from.toISOString(), to: range.to.toISOString() };
   const client = await pool.connect();
   const results: JobRun[] = [];
   try {
     await syncPoints(client);
     for (const job of jobs) {
       const started = Date.now();
+      const ctx: RunContext = { runId: randomUUID(), job, kind: "backfill", window, startedAt: new Date() };
       await client.query("INSERT INTO ops.warehouse_jobs (job) VALUES ($1) ON CONFLICT DO NOTHING", [job.name]);
       await client.query("BEGIN");
       try {
         // waits for an incremental run of the job in another process to end
         await client.query("SELECT 1 FROM ops.warehouse_jobs WHERE job = $1 FOR UPDATE", [job.name]);
         const written = await client.query(job.sql("backfill" satisfies WindowKind), [range.from, range.to]);
-        const run = await client.query(
-          `INSERT INTO ops.warehouse_runs (job, kind, from_ts, to_ts, status, ended_at, rows_written)
-           VALUES ($1, 'backfill', $2, $3, 'succeeded', clock_timestamp(), $4) RETURNING id`,
-          [job.name, range.from, range.to, written.rowCount ?? 0],
+        ctx.rowsWritten = written.rowCount ?? 0;
+        const quality = (await hooks.afterLoad?.(client, ctx)) ?? { blocking: [] };
+        await hooks.lineage?.(client, ctx, "COMPLETE");
+        await client.query(
+          `INSERT INTO ops.warehouse_runs (id, job, kind, from_ts, to_ts, status, started_at, ended_at, rows_written)
+           VALUES ($1, $2, 'backfill', $3, $4, 'succeeded', $5, clock_timestamp(), $6)`,
+          [ctx.runId, job.name, range.from, range.to, ctx.startedAt, ctx.rowsWritten],
         );
         await client.query("COMMIT");
         results.push({
           job: job.name,
-          runId: run.rows[0].id,
+          runId: ctx.runId,
           status: "succeeded",
-          window: { from: range.from.toISOString(), to: range.to.toISOString() },
-          rowsWritten: written.rowCount ?? 0,
+          window,
+          rowsWritten: ctx.rowsWritten,
           ms: Date.now() - started,
+          ...(quality.blocking.length ? { blockedBy: quality.blocking } : {}),
         });
       } catch (err) {
         await client.query("ROLLBACK").catch(() => undefined);
+        await client.query("BEGIN");
+        await client.query(
+          `INSERT INTO ops.warehouse_runs (id, job, kind, from_ts, to_ts, status, started_at, ended_at, error)
+           VALUES ($1, $2, 'backfill', $3, $4, 'failed', $5, clock_timestamp(), $6)`,
+          [ctx.runId, job.name, range.from, range.to, ctx.startedAt, errorJson(err)],
+        );
+        await hooks.lineage?.(client, ctx, "FAIL", err);
+        await client.query("COMMIT");
         options.log.warn({ err, job: job.name }, "warehouse backfill failed");
-        results.push({ job: job.name, runId: null, status: "failed", error: errorJson(err).message });
+        results.push({ job: job.name, runId: ctx.runId, status: "failed", error: errorJson(err).message });
       }
     }
   } finally {
