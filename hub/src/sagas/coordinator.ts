@@ -35,6 +35,19 @@ export interface CoordinatorOptions {
 }
 
 type Outcome = "continue" | "released" | "lost" | "ended";
+/** How an action's transaction ended: the saga waits, or the step succeeded with its output as stored. */
+type ActionEnd = { outcome: "waiting" } | { outcome: "succeeded"; output: unknown };
+/** A saga that goes on, as it is after its step's commit, with the next step's transaction opened ahead (if it was). */
+interface Next {
+  saga: SagaRow;
+  opened?: pg.PoolClient;
+}
+/** What a step's work hands back: the statement that records it, how to read its result, and the step to open next. */
+interface StepEnd<T> {
+  record: string;
+  read: (rows: Record<string, unknown>[]) => T;
+  next?: { saga: SagaRow; step: Step<unknown>; phase: "action" | "compensation" };
+}
 
 const errorJson = (err: unknown) => {
   const e = err as { message?: string; code?: string; name?: string };
@@ -208,7 +221,14 @@ export class Coordinator {
     this.schedule(claimed > 0 ? 0 : this.pollMs);
   }
 
-  /** Runs a claimed saga step after step until it ends, waits or is lost. */
+  /**
+   * Runs a claimed saga step after step until it ends, waits or is lost. After a step's commit the
+   * saga's next position is known here (this process wrote it, and still holds the claim), so the
+   * run goes on from it without reading the saga again; the next step's transaction is opened in
+   * the round trip of that commit, and it locks the row and checks the fence, state and position
+   * before anything else: the run stops when another process, an abort or a retry changed any of
+   * them meanwhile.
+   */
   private async run(row: SagaRow): Promise<void> {
     const definition = this.definitions.get(`${row.type}@${row.version}`);
     if (!definition) {
@@ -217,41 +237,74 @@ export class Coordinator {
       return;
     }
     let saga = row;
+    let opened: pg.PoolClient | undefined;
     try {
-      for (;;) {
+      // each pass moves the saga on by one position (or ends the run): a saga has at most its
+      // steps and their compensations to go; a run past that gives the saga back
+      for (let pass = 0; pass <= 2 * definition.steps.length + 1; pass++) {
+        const open = opened;
+        opened = undefined;
         const outcome =
-          saga.state === "running" ? await this.advance(definition, saga) : await this.compensate(definition, saga);
+          saga.state === "running"
+            ? await this.advance(definition, saga, open)
+            : await this.compensate(definition, saga, open);
+        if (typeof outcome === "object") {
+          ({ saga, opened } = outcome);
+          continue;
+        }
         if (outcome !== "continue") return;
+        // a failed action turned the saga to compensating, or a step's error came after its commit
+        // (both rare): read it as it is now, and go on only while it is still this run's to run
         const next = await loadSaga(this.pool, saga.id);
-        if (!next || next.fence !== saga.fence) return;
+        if (!next || next.fence !== saga.fence || (next.state !== "running" && next.state !== "compensating")) return;
         saga = next;
       }
+      await this.release(saga, 0);
     } catch (err) {
       this.log.warn({ err, saga: saga.id }, "saga run interrupted; it is claimed again after its lease");
+    } finally {
+      await this.close(opened);
     }
   }
 
-  /** The next step of a running saga. */
-  private async advance(definition: SagaDefinition<unknown>, saga: SagaRow): Promise<Outcome> {
+  /** Rolls back a step transaction opened ahead that is not used, and gives its connection back. */
+  private async close(opened: pg.PoolClient | undefined): Promise<void> {
+    if (!opened) return;
+    let broken: Error | undefined;
+    await opened.query("ROLLBACK").catch((e: Error) => {
+      broken = e;
+    });
+    opened.release(broken);
+  }
+
+  /** The next step of a running saga; the saga as it is after the step's commit when it goes on. */
+  private async advance(
+    definition: SagaDefinition<unknown>,
+    saga: SagaRow,
+    opened?: pg.PoolClient,
+  ): Promise<Outcome | Next> {
     const step = definition.steps[saga.position] as Step<unknown>;
     if (saga.deadline_at && saga.deadline_at.getTime() < Date.now()) {
+      await this.close(opened);
       return this.fail(definition, saga, step, "action", new PermanentStepError("the saga's deadline passed"));
     }
     const last = saga.position === definition.steps.length - 1;
     const started = new Date();
+    let end: { value: ActionEnd; opened?: pg.PoolClient };
     try {
-      return await this.inStep(saga, step, "action", async (tx, ctx) => {
-        const output = (await step.action(tx, saga.input, ctx)) ?? null;
-        if (output instanceof StepWait) return this.rest(tx, saga, step, started, output);
-        await tx.query(
-          `WITH run AS (INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, fence, process_id, started_at)
-             VALUES ($1, $2, $3, 'action', $4, 'succeeded', $5, $6, $7))
-           UPDATE saga.instances SET outputs = outputs || jsonb_build_object($3::text, $8::jsonb), position = position + $9,
-             attempt = 0, state = CASE WHEN $10 THEN 'completed' ELSE state END,
-             ended_at = CASE WHEN $10 THEN now() END, owner_id = CASE WHEN $10 THEN NULL ELSE owner_id END,
-             lease_until = now() + $11 * interval '1 millisecond', updated_at = now()
-           WHERE id = $1`,
-          [
+      end = await this.inStep<ActionEnd>(
+        saga,
+        step,
+        "action",
+        async (tx, ctx) => {
+          const output = (await step.action(tx, saga.input, ctx)) ?? null;
+          if (output instanceof StepWait) {
+            return {
+              record: this.restSql(tx, saga, step, started, output),
+              read: () => ({ outcome: "waiting" as const }),
+            };
+          }
+          const params = [
             saga.id,
             saga.position,
             step.name,
@@ -259,110 +312,173 @@ export class Coordinator {
             saga.fence,
             this.processId,
             started,
-            JSON.stringify(output),
-            last ? 0 : 1,
-            last,
+            JSON.stringify(output) ?? null,
             this.leaseMs,
-          ],
-        );
-        this.metrics.steps.inc({ type: saga.type, phase: "action", outcome: "succeeded" });
-        if (last) this.metrics.ended.inc({ type: saga.type, state: "completed" });
-        return last ? ("ended" as const) : ("continue" as const);
-      });
+          ];
+          const following = { ...saga, position: saga.position + 1, attempt: 0 };
+          return {
+            record: execute(tx, last ? "saga_step_complete" : "saga_step_advance", last ? params.slice(0, 8) : params),
+            // the output as stored (what a read of the saga would give the next steps)
+            read: (rows: Record<string, unknown>[]) => ({
+              outcome: "succeeded" as const,
+              output: rows[0]?.output ?? null,
+            }),
+            // the next step's transaction, unless the saga ends or its deadline passed (it fails then)
+            next:
+              last || (saga.deadline_at && saga.deadline_at.getTime() < Date.now())
+                ? undefined
+                : { saga: following, step: definition.steps[following.position] as Step<unknown>, phase: "action" },
+          };
+        },
+        opened,
+      );
     } catch (err) {
       if (err === LOST) return "lost";
       return this.fail(definition, saga, step, "action", err, started);
     }
+    this.metrics.steps.inc({ type: saga.type, phase: "action", outcome: end.value.outcome });
+    if (end.value.outcome === "waiting") return "released";
+    if (last) {
+      this.metrics.ended.inc({ type: saga.type, state: "completed" });
+      return "ended";
+    }
+    const outputs = { ...saga.outputs, [step.name]: end.value.output };
+    return { saga: { ...saga, position: saga.position + 1, attempt: 0, outputs }, opened: end.opened };
   }
 
-  /** Puts a saga to rest until its step's wait is over (in the step's transaction). */
-  private async rest(tx: pg.PoolClient, saga: SagaRow, step: Step<unknown>, started: Date, wait: StepWait) {
-    await tx.query(
-      `WITH run AS (INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, error, fence, process_id, started_at)
-         VALUES ($1, $2, $3, 'action', $4, 'waiting', $5, $6, $7, $8))
-       UPDATE saga.instances SET state = 'waiting', waiting_on = $9, run_at = $10, attempt = 0, owner_id = NULL,
-         lease_until = NULL, updated_at = now()
-       WHERE id = $1`,
-      [
-        saga.id,
-        saga.position,
-        step.name,
-        saga.attempt + 1,
-        { until: wait.until.toISOString(), on: wait.on },
-        saga.fence,
-        this.processId,
-        started,
-        wait.on,
-        wait.until,
-      ],
-    );
-    this.metrics.steps.inc({ type: saga.type, phase: "action", outcome: "waiting" });
-    return "released" as const;
+  /** What puts a saga to rest until its step's wait is over (sent with the step's COMMIT). */
+  private restSql(tx: pg.PoolClient, saga: SagaRow, step: Step<unknown>, started: Date, wait: StepWait): string {
+    return execute(tx, "saga_step_rest", [
+      saga.id,
+      saga.position,
+      step.name,
+      saga.attempt + 1,
+      JSON.stringify({ until: wait.until.toISOString(), on: wait.on }),
+      saga.fence,
+      this.processId,
+      started,
+      wait.on,
+      wait.until,
+    ]);
   }
 
   /** The next compensation of a compensating saga (strict reverse order of the completed steps). */
-  private async compensate(definition: SagaDefinition<unknown>, saga: SagaRow): Promise<Outcome> {
-    if (saga.position < 0) return this.end(saga, "compensated");
+  private async compensate(
+    definition: SagaDefinition<unknown>,
+    saga: SagaRow,
+    opened?: pg.PoolClient,
+  ): Promise<Outcome | Next> {
+    if (saga.position < 0) {
+      await this.close(opened);
+      return this.end(saga, "compensated");
+    }
     const step = definition.steps[saga.position] as Step<unknown>;
     const started = new Date();
+    const following = { ...saga, position: saga.position - 1, attempt: 0 };
+    let end: { opened?: pg.PoolClient };
     try {
-      return await this.inStep(saga, step, "compensation", async (tx, ctx) => {
-        await step.compensate?.(tx, saga.input, { ...ctx, output: saga.outputs[step.name] ?? null });
-        await tx.query(
-          `WITH run AS (INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, fence, process_id, started_at)
-             VALUES ($1, $2, $3, 'compensation', $4, 'succeeded', $5, $6, $7))
-           UPDATE saga.instances SET position = position - 1, attempt = 0,
-             lease_until = now() + $8 * interval '1 millisecond', updated_at = now() WHERE id = $1`,
-          [saga.id, saga.position, step.name, saga.attempt + 1, saga.fence, this.processId, started, this.leaseMs],
-        );
-        this.metrics.steps.inc({ type: saga.type, phase: "compensation", outcome: "succeeded" });
-        return "continue" as const;
-      });
+      end = await this.inStep(
+        saga,
+        step,
+        "compensation",
+        async (tx, ctx) => {
+          await step.compensate?.(tx, saga.input, { ...ctx, output: saga.outputs[step.name] ?? null });
+          const record = execute(tx, "saga_step_compensated", [
+            saga.id,
+            saga.position,
+            step.name,
+            saga.attempt + 1,
+            saga.fence,
+            this.processId,
+            started,
+            this.leaseMs,
+          ]);
+          const next =
+            following.position < 0
+              ? undefined
+              : {
+                  saga: following,
+                  step: definition.steps[following.position] as Step<unknown>,
+                  phase: "compensation" as const,
+                };
+          return { record, read: () => undefined, next };
+        },
+        opened,
+      );
     } catch (err) {
       if (err === LOST) return "lost";
       return this.fail(definition, saga, step, "compensation", err, started);
     }
+    this.metrics.steps.inc({ type: saga.type, phase: "compensation", outcome: "succeeded" });
+    return { saga: following, opened: end.opened };
+  }
+
+  /**
+   * Opens a step's transaction: BEGIN, the audit context and the idle timeout, and the saga row
+   * locked with the values the fence check compares (the result of the last statement): one
+   * simple-protocol text.
+   */
+  private openSql(client: pg.PoolClient, saga: SagaRow, step: Step<unknown>, phase: "action" | "compensation") {
+    const audit = {
+      actorId: `saga:${saga.type}`,
+      actorName: saga.started_by,
+      requestId: saga.id,
+      tags: ["saga", saga.type, step.name, phase],
+    };
+    return (
+      `${beginWithAuditContextSql(client, audit)}; SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1000, this.leaseMs)}; ` +
+      execute(client, "saga_step_lock", [saga.id])
+    );
+  }
+
+  /** Whether the opening's lock found the saga as this process left it (same fence, state and position). */
+  private holds(opening: pg.QueryResult[], saga: SagaRow): boolean {
+    const now = opening.at(-1)?.rows[0];
+    return !!now && now.fence === saga.fence && now.state === saga.state && now.position === saga.position;
   }
 
   /**
    * Runs `work` in a transaction that first locks the saga row and checks the claim's fence (and
-   * that the saga is still where this process left it); throws LOST when another process owns it now.
+   * that the saga is still where this process left it); throws LOST when another process owns it
+   * now. The transaction may have been opened ahead (`opened`, checked already). `work` does the
+   * step and gives back the statement that records it and advances the saga: it is sent together
+   * with the COMMIT, so the step's effects, its record and the saga's next position commit
+   * together or not at all (a failing statement skips the rest of its text, and the transaction
+   * is rolled back). When `work` names the next step, that step's transaction is opened in the
+   * same text after the COMMIT and handed back, on the same connection, when its check holds.
+   * Round trips per step: the step's own statements, and the record with the commit (and the next
+   * opening); the first step of a run opens its transaction in one more.
    */
   private async inStep<T>(
     saga: SagaRow,
     step: Step<unknown>,
     phase: "action" | "compensation",
-    work: (tx: pg.PoolClient, ctx: StepContext) => Promise<T>,
-  ): Promise<T> {
-    const client = await this.connect();
+    work: (tx: pg.PoolClient, ctx: StepContext) => Promise<StepEnd<T>>,
+    opened?: pg.PoolClient,
+  ): Promise<{ value: T; opened?: pg.PoolClient }> {
+    const client = opened ?? (await this.connect());
     const timeoutMs = step.timeoutMs ?? 30_000;
     const abort = new AbortController();
     let broken: Error | undefined;
+    let handedOn = false;
     // a connection PostgreSQL ended while the step waited on something else is not reused
     const onError = (err: Error) => {
       broken = err;
     };
     client.on("error", onError);
     try {
-      const ctx = {
-        actorId: `saga:${saga.type}`,
-        actorName: saga.started_by,
-        requestId: saga.id,
-        tags: ["saga", saga.type, step.name, phase],
-      };
-      await client.query(
-        `${beginWithAuditContextSql(client, ctx)}; SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1000, this.leaseMs)}`,
-      );
-      const { rows } = await client.query(
-        "SELECT fence, state, position FROM saga.instances WHERE id = $1 FOR UPDATE",
-        [saga.id],
-      );
-      const now = rows[0];
-      if (!now || Number(now.fence) !== saga.fence || now.state !== saga.state || now.position !== saga.position) {
-        await client.query("ROLLBACK");
-        throw LOST;
+      if (!opened) {
+        if (!prepared.has(client)) {
+          await client.query(STEP_STATEMENTS);
+          prepared.add(client);
+        }
+        const opening = (await client.query(this.openSql(client, saga, step, phase))) as unknown as pg.QueryResult[];
+        if (!this.holds(opening, saga)) {
+          await client.query("ROLLBACK");
+          throw LOST;
+        }
       }
-      const ctx2: StepContext = {
+      const ctx: StepContext = {
         sagaId: saga.id,
         stepKey: `${saga.id}:${step.name}:${phase}`,
         attempt: saga.attempt + 1,
@@ -377,17 +493,30 @@ export class Coordinator {
           reject(new Error(`step ${step.name} took longer than ${timeoutMs} ms`));
         }, timeoutMs);
       });
+      let done: StepEnd<T>;
       try {
-        const result = await Promise.race([work(client, ctx2), limit]);
-        await client.query("COMMIT");
-        return result;
+        done = await Promise.race([work(client, ctx), limit]);
       } finally {
         clearTimeout(timer);
       }
+      const next = done.next;
+      const text = `${done.record}; COMMIT${next ? `; ${this.openSql(client, next.saga, next.step, next.phase)}` : ""}`;
+      const results = (await client.query(text)) as unknown as pg.QueryResult[];
+      const value = done.read(results[0]?.rows ?? []);
+      if (!next) return { value };
+      if (this.holds(results, next.saga)) {
+        handedOn = true;
+        return { value, opened: client };
+      }
+      // taken meanwhile: the next step finds that out again in a transaction of its own
+      await client.query("ROLLBACK");
+      return { value };
     } catch (err) {
       if (err !== LOST) {
-        // a timed-out statement may still run: the connection is dropped rather than reused
-        broken = abort.signal.aborted ? (err as Error) : undefined;
+        // a timed-out statement may still run, and a connection whose step statements are not
+        // (all) prepared cannot run steps: such a connection is dropped rather than reused
+        const unprepared = !prepared.has(client) || (err as { code?: string }).code === "26000";
+        broken = abort.signal.aborted || unprepared ? (err as Error) : undefined;
         await client.query("ROLLBACK").catch((e: Error) => {
           broken = e;
         });
@@ -395,11 +524,18 @@ export class Coordinator {
       throw err;
     } finally {
       client.off("error", onError);
-      client.release(broken);
+      if (!handedOn) client.release(broken);
     }
   }
 
-  /** Records a failed attempt: retried later, or the saga compensates (an action) or fails (a compensation). */
+  /**
+   * Records a failed attempt: retried later, or the saga compensates (an action) or fails (a
+   * compensation). Under the row lock it first checks that the saga is where the attempt found
+   * it: with another fence it is another process's now ("lost"); with the same fence but moved
+   * on, the attempt did commit after all (its error came after the COMMIT, e.g. from the next
+   * step's opening or a connection that broke), and nothing is recorded: the run reads the saga
+   * again and goes on ("continue").
+   */
   private async fail(
     definition: SagaDefinition<unknown>,
     saga: SagaRow,
@@ -415,16 +551,25 @@ export class Coordinator {
     const retry = !(phase === "action" && permanent) && attempt < maxAttempts;
     const next = retry ? "retry" : phase === "action" ? "compensate" : "failed";
     const outcome = retry ? "retrying" : "failed";
-    this.metrics.steps.inc({ type: saga.type, phase, outcome });
-    this.log.warn({ err, saga: saga.id, step: step.name, phase, attempt, next }, "saga step failed");
     const client = await this.connect();
     try {
       await client.query("BEGIN");
-      const { rows } = await client.query("SELECT fence FROM saga.instances WHERE id = $1 FOR UPDATE", [saga.id]);
-      if (!rows[0] || Number(rows[0].fence) !== saga.fence) {
+      const { rows } = await client.query(
+        "SELECT fence::int AS fence, state, position FROM saga.instances WHERE id = $1 FOR UPDATE",
+        [saga.id],
+      );
+      const now = rows[0];
+      if (!now || now.fence !== saga.fence) {
         await client.query("ROLLBACK");
         return "lost";
       }
+      if (now.state !== saga.state || now.position !== saga.position) {
+        await client.query("ROLLBACK");
+        this.log.debug({ err, saga: saga.id, step: step.name, phase }, "a step's error came after its commit");
+        return "continue";
+      }
+      this.metrics.steps.inc({ type: saga.type, phase, outcome });
+      this.log.warn({ err, saga: saga.id, step: step.name, phase, attempt, next }, "saga step failed");
       await client.query(
         `INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, error, fence, process_id, started_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
@@ -500,6 +645,66 @@ export class Coordinator {
       [saga.id, saga.fence, afterMs],
     );
   }
+}
+
+/**
+ * The statements of step transactions, prepared once on each connection that runs steps (planned
+ * once there, not at every step) and run by EXECUTE in the texts that open and end a step.
+ */
+const STEP_STATEMENTS = [
+  // the row lock, with what the fence check compares
+  `PREPARE saga_step_lock (uuid) AS
+     SELECT fence::int AS fence, state, position FROM saga.instances WHERE id = $1 FOR UPDATE`,
+  // a step's record and the saga's next position (a step before the last)
+  `PREPARE saga_step_advance (uuid, integer, text, integer, bigint, uuid, timestamptz, jsonb, integer) AS
+     WITH run AS (INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, fence, process_id, started_at)
+       VALUES ($1, $2, $3, 'action', $4, 'succeeded', $5, $6, $7))
+     UPDATE saga.instances SET outputs = outputs || jsonb_build_object($3, $8), position = position + 1, attempt = 0,
+       lease_until = now() + $9 * interval '1 millisecond', updated_at = now()
+     WHERE id = $1 RETURNING outputs -> $3 AS output`,
+  // the last step's record and the saga's completion: only this one names `state` (the audit
+  // trigger fires on UPDATE OF state, and the trail records state changes, not every step)
+  `PREPARE saga_step_complete (uuid, integer, text, integer, bigint, uuid, timestamptz, jsonb) AS
+     WITH run AS (INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, fence, process_id, started_at)
+       VALUES ($1, $2, $3, 'action', $4, 'succeeded', $5, $6, $7))
+     UPDATE saga.instances SET outputs = outputs || jsonb_build_object($3, $8), position = position + 1, attempt = 0,
+       state = 'completed', ended_at = now(), owner_id = NULL, lease_until = NULL, updated_at = now()
+     WHERE id = $1`,
+  // a step that waits: its record, and the saga at rest until the wait is over
+  `PREPARE saga_step_rest (uuid, integer, text, integer, jsonb, bigint, uuid, timestamptz, text, timestamptz) AS
+     WITH run AS (INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, error, fence, process_id, started_at)
+       VALUES ($1, $2, $3, 'action', $4, 'waiting', $5, $6, $7, $8))
+     UPDATE saga.instances SET state = 'waiting', waiting_on = $9, run_at = $10, attempt = 0, owner_id = NULL,
+       lease_until = NULL, updated_at = now()
+     WHERE id = $1`,
+  // a compensation's record and the saga's next position back
+  `PREPARE saga_step_compensated (uuid, integer, text, integer, bigint, uuid, timestamptz, integer) AS
+     WITH run AS (INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, fence, process_id, started_at)
+       VALUES ($1, $2, $3, 'compensation', $4, 'succeeded', $5, $6, $7))
+     UPDATE saga.instances SET position = position - 1, attempt = 0,
+       lease_until = now() + $8 * interval '1 millisecond', updated_at = now()
+     WHERE id = $1`,
+].join(";\n");
+
+/** Connections with the step statements prepared (a pooled client is one connection for its life). */
+const prepared = new WeakSet<pg.PoolClient>();
+
+/**
+ * `EXECUTE name(...)` of a prepared step statement with `params` as SQL literals (strings escaped
+ * by the driver), for a simple-protocol text that carries more than one statement.
+ */
+function execute(client: pg.ClientBase, name: string, params: readonly unknown[]): string {
+  const literals = params.map((value, i) => {
+    if (value === null || value === undefined) return "NULL";
+    if (typeof value === "number") {
+      if (!Number.isFinite(value)) throw new Error(`parameter ${i + 1} of ${name} is not a finite number`);
+      return String(value);
+    }
+    if (value instanceof Date) return client.escapeLiteral(value.toISOString());
+    if (typeof value === "string") return client.escapeLiteral(value);
+    throw new Error(`parameter ${i + 1} of ${name} has no SQL literal form`);
+  });
+  return `EXECUTE ${name}(${literals.join(", ")})`;
 }
 
 /** Pooled clients that carry the coordinator's error listener already. */

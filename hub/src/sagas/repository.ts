@@ -1,3 +1,4 @@
+import type pg from "pg";
 import type { Queryable } from "../db/queryable.js";
 import { hubError } from "../errors.js";
 import type { SagaPrincipal } from "./definition.js";
@@ -32,20 +33,25 @@ const COLUMNS =
  * by a live owner — one without an owner, one whose lease ran out, or one whose owner's liveness
  * lock is gone (a dead process: claimed at once) — and waiting ones whose time came (they run
  * again) — of the definitions the process has (`kinds`, `<type>@<version>`: a saga of a version
- * only a newer deploy knows waits for it). Each claim raises the saga's fence.
+ * only a newer deploy knows waits for it). Each claim raises the saga's fence. Only the claim of a
+ * waiting saga names `state` (it becomes running): the audit trigger fires on `UPDATE OF state`,
+ * and the trail records state changes, not every claim.
  */
 export async function claimSagas(
-  db: Queryable,
+  db: pg.Pool | pg.ClientBase,
   processId: string,
   leaseMs: number,
   limit: number,
   kinds: readonly string[],
 ) {
-  const { rows } = await db.query(
-    `UPDATE saga.instances s SET owner_id = $1, fence = s.fence + 1, lease_until = now() + $2 * interval '1 millisecond',
-       state = CASE s.state WHEN 'waiting' THEN 'running' ELSE s.state END, waiting_on = NULL, updated_at = now()
-     FROM (
-       SELECT i.id FROM saga.instances i
+  // a named statement: planned once on each connection, not at every look for work
+  const { rows } = await db.query({ name: "saga-claim", text: CLAIM, values: [processId, leaseMs, limit, kinds] });
+  return rows as SagaRow[];
+}
+
+const returning = COLUMNS.replace(/(^|, )/g, "$1s.");
+const CLAIM = `WITH c AS (
+       SELECT i.id, i.state = 'waiting' AS woken FROM saga.instances i
        WHERE i.state IN ('running', 'compensating', 'waiting') AND i.run_at <= now()
          AND i.type || '@' || i.version = ANY($4)
          AND (i.owner_id IS NULL OR i.lease_until < now() OR NOT EXISTS (
@@ -53,13 +59,18 @@ export async function claimSagas(
              AND l.objid = p.lock_key::bigint::oid AND l.objsubid = 2 AND l.granted
              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
            WHERE p.id = i.owner_id))
-       ORDER BY i.run_at LIMIT $3 FOR UPDATE OF i SKIP LOCKED) c
-     WHERE s.id = c.id
-     RETURNING ${COLUMNS.replace(/(^|, )/g, "$1s.")}`,
-    [processId, leaseMs, limit, kinds],
-  );
-  return rows as SagaRow[];
-}
+       ORDER BY i.run_at LIMIT $3 FOR UPDATE OF i SKIP LOCKED),
+     woken AS (
+       UPDATE saga.instances s SET owner_id = $1, fence = s.fence + 1, lease_until = now() + $2 * interval '1 millisecond',
+         state = 'running', waiting_on = NULL, updated_at = now()
+       FROM c WHERE s.id = c.id AND c.woken
+       RETURNING ${returning}),
+     claimed AS (
+       UPDATE saga.instances s SET owner_id = $1, fence = s.fence + 1, lease_until = now() + $2 * interval '1 millisecond',
+         waiting_on = NULL, updated_at = now()
+       FROM c WHERE s.id = c.id AND NOT c.woken
+       RETURNING ${returning})
+     SELECT * FROM woken UNION ALL SELECT * FROM claimed`;
 
 /** One saga, or null. */
 export async function loadSaga(db: Queryable, id: string): Promise<SagaRow | null> {
