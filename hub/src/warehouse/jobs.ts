@@ -1,5 +1,6 @@
 import { type ChangedSql, energySql } from "./energy.js";
 import { powerSql } from "./power.js";
+import { deviceStatusSql, dimensionsSql, projectFactsSql, servingSql } from "./reference.js";
 
 /**
  * What a job reads: the raw readings committed in an xid window ($1 ≤ ingest_xid < $2; readings
@@ -25,6 +26,12 @@ export interface WarehouseJob {
   grain: string;
   /** Jobs that must have run on the window first. */
   dependsOn: readonly string[];
+  /**
+   * What drives it: `raw` (default) loads the readings committed in its window ($1, $2);
+   * `reference` keeps tables in line with the ERP on every pass (no parameters; a pass that
+   * changes nothing is not a run); `serving` refreshes views when an upstream job changed rows.
+   */
+  source?: "raw" | "reference" | "serving";
   /** The statement loading one window ($1, $2 as `WindowKind` says); its row count is rows written. */
   sql(kind: WindowKind): string;
 }
@@ -56,5 +63,58 @@ export const WAREHOUSE_JOBS: readonly WarehouseJob[] = [
     grain: "series × UTC quarter-hour",
     dependsOn: [],
     sql: (kind) => powerSql(changedQuarters(kind)),
+  },
+  {
+    name: "dimensions",
+    description: "Customers, sites and telemetry devices (with their kWp share) from the ERP",
+    inputs: ["erp.customers", "erp.sites", "erp.devices"],
+    outputs: ["curated.dim_customer", "curated.dim_site", "curated.dim_device"],
+    grain: "customer; site; device",
+    dependsOn: [],
+    source: "reference",
+    sql: () => dimensionsSql,
+  },
+  {
+    name: "fact_device_status",
+    description: "Fault and silence intervals of devices and edges, from the monitor's tickets",
+    inputs: ["erp.tickets"],
+    outputs: ["curated.fact_device_status"],
+    grain: "interval (ticket)",
+    dependsOn: [],
+    source: "reference",
+    sql: () => deviceStatusSql,
+  },
+  {
+    name: "fact_project",
+    description: "Hours and material cost per project against what was invoiced",
+    inputs: [
+      "erp.projects",
+      "erp.time_bookings",
+      "erp.invoiced_time_bookings",
+      "erp.stock_movements",
+      "erp.articles",
+      "erp.invoices",
+    ],
+    outputs: ["curated.fact_project"],
+    grain: "project",
+    dependsOn: [],
+    source: "reference",
+    sql: () => projectFactsSql,
+  },
+  {
+    name: "serving",
+    description: "Per site and day, per site and month, and project margins, refreshed concurrently",
+    inputs: [
+      "curated.fact_energy_15min",
+      "curated.fact_power_15min",
+      "curated.dim_site",
+      "curated.dim_device",
+      "curated.fact_project",
+    ],
+    outputs: ["serving.site_daily", "serving.site_monthly", "serving.project_margin"],
+    grain: "site × local day; site × month; project",
+    dependsOn: ["fact_energy_15min", "fact_power_15min", "dimensions", "fact_project"],
+    source: "serving",
+    sql: () => servingSql,
   },
 ];

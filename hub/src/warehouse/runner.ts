@@ -48,6 +48,10 @@ export interface JobRun {
   error?: string;
 }
 
+/** Rows a statement (or each of several, sent as one text) inserted, updated or deleted. */
+const rowsOf = (result: pg.QueryResult | pg.QueryResult[]) =>
+  (Array.isArray(result) ? result : [result]).reduce((n, r) => n + (r.rowCount ?? 0), 0);
+
 const errorJson = (err: unknown) => {
   const e = err as { message?: string; code?: string };
   return { message: String(e?.message ?? err).slice(0, 2000), code: e?.code ?? null };
@@ -74,43 +78,64 @@ async function runIncremental(client: pg.PoolClient, job: WarehouseJob, log: Log
   await client.query("BEGIN");
   try {
     const { rows } = await client.query(
-      `SELECT watermark::text, next_attempt_at <= now() AS due, pg_snapshot_xmin(pg_current_snapshot())::text AS xmin
-       FROM ops.warehouse_jobs WHERE job = $1 FOR UPDATE SKIP LOCKED`,
-      [job.name],
+      `SELECT j.watermark::text, j.next_attempt_at <= now() AS due, pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,
+         j.changed_at IS NULL OR EXISTS (SELECT FROM ops.warehouse_jobs u WHERE u.job = ANY($2) AND u.changed_at > j.changed_at)
+           AS upstream_changed
+       FROM ops.warehouse_jobs j WHERE j.job = $1 FOR UPDATE OF j SKIP LOCKED`,
+      [job.name, job.dependsOn],
     );
-    const state = rows[0] as { watermark: string; due: boolean; xmin: string } | undefined;
-    if (!state || !state.due || BigInt(state.xmin) <= BigInt(state.watermark)) {
+    const state = rows[0] as { watermark: string; due: boolean; xmin: string; upstream_changed: boolean } | undefined;
+    const source = job.source ?? "raw";
+    const upToDate =
+      source === "raw"
+        ? BigInt(state?.xmin ?? 0) <= BigInt(state?.watermark ?? 0)
+        : source === "serving" && !state?.upstream_changed;
+    if (!state || !state.due || upToDate) {
       await client.query("ROLLBACK");
       const reason = !state ? "busy" : !state.due ? "backoff" : "up to date";
       return { job: job.name, runId: null, status: "skipped", reason };
     }
     const window = { from: state.watermark, to: state.xmin };
-    const { rows: counted } = await client.query(
-      `SELECT count(*)::int AS readings, count(DISTINCT r.series_id)::int AS series FROM raw.readings r
-       WHERE ${inWindow("incremental")}`,
-      [window.from, window.to],
+    ctx.window = window;
+    if (source === "raw") {
+      const { rows: counted } = await client.query(
+        `SELECT count(*)::int AS readings, count(DISTINCT r.series_id)::int AS series FROM raw.readings r
+         WHERE ${inWindow("incremental")}`,
+        [window.from, window.to],
+      );
+      Object.assign(ctx, counted[0]);
+    }
+    ctx.rowsWritten = rowsOf(
+      await (source === "raw"
+        ? client.query(job.sql("incremental"), [window.from, window.to])
+        : client.query(job.sql("incremental"))),
     );
-    const { readings, series } = counted[0] as { readings: number; series: number };
-    if (readings === 0) {
-      // other transactions moved the horizon, none stored readings: only the watermark follows
+    if ((source === "raw" && ctx.readings === 0) || (source === "reference" && ctx.rowsWritten === 0)) {
+      // nothing came in (other transactions moved the horizon) or nothing differs: only the watermark follows
       await client.query("UPDATE ops.warehouse_jobs SET watermark = $2 WHERE job = $1", [job.name, window.to]);
       await client.query("COMMIT");
       return { job: job.name, runId: null, status: "skipped", reason: "up to date" };
     }
-    Object.assign(ctx, { window, readings, series });
-    const written = await client.query(job.sql("incremental"), [window.from, window.to]);
-    ctx.rowsWritten = written.rowCount ?? 0;
     const quality = (await hooks.afterLoad?.(client, ctx)) ?? { blocking: [] };
     await hooks.lineage?.(client, ctx, "COMPLETE");
     const run = await client.query(
       `INSERT INTO ops.warehouse_runs (id, job, kind, from_xid, to_xid, status, started_at, ended_at, readings, series, rows_written)
        VALUES ($7, $1, 'incremental', $2, $3, 'succeeded', $8, clock_timestamp(), $4, $5, $6) RETURNING id`,
-      [job.name, window.from, window.to, readings, series, ctx.rowsWritten, ctx.runId, ctx.startedAt],
+      [
+        job.name,
+        window.from,
+        window.to,
+        ctx.readings ?? null,
+        ctx.series ?? null,
+        ctx.rowsWritten,
+        ctx.runId,
+        ctx.startedAt,
+      ],
     );
     await client.query(
       `UPDATE ops.warehouse_jobs SET watermark = $2, failures = 0, next_attempt_at = now(), last_run_id = $3,
-         updated_at = now() WHERE job = $1`,
-      [job.name, window.to, run.rows[0].id],
+         changed_at = CASE WHEN $4 THEN clock_timestamp() ELSE changed_at END, updated_at = now() WHERE job = $1`,
+      [job.name, window.to, run.rows[0].id, ctx.rowsWritten > 0 || source === "serving"],
     );
     await client.query("COMMIT");
     const result = { job: job.name, runId: run.rows[0].id, status: "succeeded" as const, window };
@@ -191,8 +216,12 @@ export async function backfillWarehouse(
       try {
         // waits for an incremental run of the job in another process to end
         await client.query("SELECT 1 FROM ops.warehouse_jobs WHERE job = $1 FOR UPDATE", [job.name]);
-        const written = await client.query(job.sql("backfill" satisfies WindowKind), [range.from, range.to]);
-        ctx.rowsWritten = written.rowCount ?? 0;
+        const source = job.source ?? "raw";
+        ctx.rowsWritten = rowsOf(
+          await (source === "raw"
+            ? client.query(job.sql("backfill" satisfies WindowKind), [range.from, range.to])
+            : client.query(job.sql("backfill"))),
+        );
         const quality = (await hooks.afterLoad?.(client, ctx)) ?? { blocking: [] };
         await hooks.lineage?.(client, ctx, "COMPLETE");
         await client.query(

@@ -1,0 +1,11 @@
+ALTER TABLE ops.warehouse_jobs DROP COLUMN changed_at;
+DROP MATERIALIZED VIEW serving.project_margin;
+DROP MATERIALIZED VIEW serving.site_monthly;
+DROP MATERIALIZED VIEW serving.site_daily;
+DROP TABLE curated.fact_project;
+DROP TABLE curated.fact_device_status;
+DROP TABLE curated.dim_time;
+DROP TABLE curated.dim_date;
+DROP TABLE curated.dim_device;
+DROP TABLE curated.dim_site;
+DROP TABLE curated.dim_customer;
