@@ -24,6 +24,7 @@ import { runScheduledRetention } from "./retention/service.js";
 import { Coordinator, type CoordinatorOptions } from "./sagas/coordinator.js";
 import { hubProcesses } from "./sagas/processes/index.js";
 import { HUB_VERSION } from "./version.js";
+import { applyCatalogGrants } from "./warehouse/catalog.js";
 import { runWarehouse } from "./warehouse/runner.js";
 
 /** How to run a hub. */
@@ -138,6 +139,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     let runtimeUrl = options.appDatabaseUrl ?? databaseUrl;
     if (options.migrate !== false) {
       await migrate(owner, log.child({ component: "migrate" }));
+      await applyCatalogGrants(owner);
       runtimeUrl = await runtimeDatabaseUrl(owner, databaseUrl, log, options.appDatabaseUrl);
     } else {
       await assertSupportedPostgres(owner).catch((err) => {

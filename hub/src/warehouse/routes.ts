@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type pg from "pg";
+import { catalogRoutes } from "./catalog-routes.js";
 import { warehouseStatus } from "./runner.js";
 
 const tags = ["warehouse"];
@@ -8,9 +9,10 @@ const Json = Type.Unknown();
 
 /**
  * The warehouse over HTTP (`warehouse:read`): each job's watermark and last run, and the runs
- * newest first. The quality results and the lineage are registered here too.
+ * newest first. The catalog, the quality results and the lineage are registered here too.
  */
 export const warehouseRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async (app, { pool }) => {
+  await app.register(catalogRoutes, { pool });
   app.get(
     "/warehouse/jobs",
     {

@@ -1,0 +1,1 @@
+ALTER VIEW erp.open_items RESET (security_invoker);
