@@ -64,6 +64,11 @@ t.test("the grants agree with the classification for every layer group and colum
     }
   }
   t.same(mismatches, [], "every role and column as the catalog says");
+  const { rows: writes } = await pool.query(
+    `SELECT has_table_privilege('steinmetz_integration', 'raw.readings', 'INSERT') AS readings,
+       has_table_privilege('steinmetz_integration', 'raw.edges', 'UPDATE') AS edges`,
+  );
+  t.same(writes[0], { readings: true, edges: true }, "only SELECT is managed: the ingest path still writes raw");
   t.ok(
     catalog.some((d) => d.layer === "curated" && d.columns.some((c) => c.classification === "sensitive")),
     "the curated layer has sensitive columns to withhold",

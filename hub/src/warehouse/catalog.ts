@@ -131,7 +131,8 @@ export async function applyCatalogGrants(db: Queryable, catalog = loadCatalog())
     if (!rows[0]?.present) continue;
     const open = dataset.columns.filter((c) => c.classification !== "sensitive");
     const table = quoteIdent(dataset.name);
-    await db.query(`REVOKE ALL ON ${table} FROM ${role}`);
+    // SELECT only (table and columns): what else a group may do (integration writes raw) stays
+    await db.query(`REVOKE SELECT ON ${table} FROM ${role}`);
     if (open.length === dataset.columns.length) await db.query(`GRANT SELECT ON ${table} TO ${role}`);
     else if (open.length)
       await db.query(`GRANT SELECT (${open.map((c) => quoteIdent(c.name)).join(", ")}) ON ${table} TO ${role}`);
