@@ -216,6 +216,23 @@ t.test("starting over the API: once per quote, with permission, checked input", 
   t.equal((await waitForSaga(pool, "order-to-commissioning", quote.id)).state, "completed");
 });
 
+t.test("a quote for a project in progress keeps its status; one for a cancelled project is refused", async (t) => {
+  const project = await post("/projects", { customerId: customer.id, title: "Erweiterung", kind: "extension" });
+  await pool.query("UPDATE erp.projects SET status = 'scheduled' WHERE id = $1", [project.id]);
+  const quote = await post("/quotes", { customerId: customer.id, projectId: project.id, title: "Wallbox" });
+  await move(`/quotes/${quote.id}`, "sent", 1);
+  t.equal((await move(`/quotes/${quote.id}`, "accepted", 2)).statusCode, 200);
+  t.equal((await waitForSaga(pool, "order-to-commissioning", quote.id)).state, "completed");
+  t.match(await get(`/projects/${project.id}`), { status: "scheduled" }, "not set back to ordered");
+  const gone = await post("/projects", { customerId: customer.id, title: "Abgesagt", kind: "extension" });
+  await pool.query("UPDATE erp.projects SET status = 'cancelled' WHERE id = $1", [gone.id]);
+  const late = await post("/quotes", { customerId: customer.id, projectId: gone.id, title: "Zu spät" });
+  await move(`/quotes/${late.id}`, "sent", 1);
+  const refused = await move(`/quotes/${late.id}`, "accepted", 2);
+  t.match(refused.json(), { code: "HUB_ERR_TRANSITION_NOT_ALLOWED", detail: /cancelled/ }, "at once, not later");
+  t.match(await get(`/quotes/${late.id}`), { status: "sent" });
+});
+
 /** A completed order of `modules` panels. */
 async function completedOrder(modules: number, title: string) {
   const { quote, site } = await sentQuote(modules, title);

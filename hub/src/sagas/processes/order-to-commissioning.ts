@@ -132,7 +132,8 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
         },
       },
       {
-        // The quote's project moves to ordered, or a new installation project is made for it.
+        // The quote's project moves to ordered (a lead or quoted one), or a new installation
+        // project is made for it; a cancelled or closed project refuses the order.
         name: "create-project",
         async action(tx, { quoteId }, { outputs }): Promise<ProjectOutput> {
           const quote = outputs["accept-quote"] as AcceptedQuote;
@@ -141,13 +142,15 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
               quote.projectId,
             ]);
             const status: string | undefined = rows[0]?.status;
-            if (status !== "lead" && status !== "quoted" && status !== "ordered") {
+            if (!status || status === "cancelled" || status === "closed") {
               throw new PermanentStepError(`the quote's project is ${status ?? "gone"}: it cannot be ordered`, {
                 code: "HUB_ERR_TRANSITION_NOT_ALLOWED",
               });
             }
+            // a lead or quoted project is ordered now; one further along (an extension of a
+            // project in progress) stays where it is
             await tx.query(
-              "UPDATE erp.projects SET status = 'ordered', version = version + 1, updated_at = now() WHERE id = $1 AND status <> 'ordered'",
+              "UPDATE erp.projects SET status = 'ordered', version = version + 1, updated_at = now() WHERE id = $1 AND status IN ('lead', 'quoted')",
               [quote.projectId],
             );
             return { projectId: quote.projectId, created: false, previousStatus: status };
