@@ -236,10 +236,23 @@ t.test(
       toWarehouseId: w2.id,
     });
     const before = await stockOf(cable.id, w2.id);
-    const reversal = await create(t, "/stock-movements", {
-      reversesId: wrong.id,
-      notes: "delivered to HQ, not the van",
+    // taking a receipt back takes stock out, as a write-off does: a second person approves it
+    const held = await move({ reversesId: wrong.id, notes: "delivered to HQ, not the van" });
+    t.equal(held.statusCode, 202, held.body);
+    const approved = await app.inject({
+      method: "POST",
+      url: `/api/v1/approvals/${held.json().approval.id}/approve`,
+      headers: platform.as("admin"),
+      payload: {},
     });
+    t.equal(approved.statusCode, 200, approved.body);
+    const reversal = json(
+      await app.inject({
+        method: "GET",
+        url: `/api/v1/stock-movements/${approved.json().result.stockMovementId}`,
+        headers: pm,
+      }),
+    );
     t.match(reversal, { kind: "receipt", quantity: 50, toWarehouseId: w2.id, reversesId: wrong.id });
     t.equal((await stockOf(cable.id, w2.id))?.quantity, (before?.quantity ?? 0) - 50);
     const twice = await move({ reversesId: wrong.id });
@@ -351,6 +364,26 @@ t.test("a write-off waits for another project manager's approval; one the stock 
   t.equal((await decide(pm2)).json().code, "HUB_ERR_APPROVAL_CLOSED", "once");
   await create(t, "/stock-movements", { reversesId: approved.json().result.stockMovementId, notes: "doch heil" });
   t.match(await stockOf(module430.id, w1.id), { quantity: 5 }, "its reversal needs no approval");
+
+  // reversing a receipt takes the stock out to nowhere, as a write-off does: it waits too
+  const receipt = await create(t, "/stock-movements", { kind: "receipt", articleId: module430.id, quantity: 4, toWarehouseId: w1.id });
+  const reversal = await move({ reversesId: receipt.id, notes: "falsch gebucht" });
+  t.equal(reversal.statusCode, 202, reversal.body);
+  t.match(reversal.json().approval, {
+    operation: "stock.write_off",
+    subject: { entity: "stock", id: `${w1.id}/${module430.id}` },
+    payload: { reversesId: receipt.id, notes: "falsch gebucht" },
+    facts: { reverses: "receipt", quantity: 4 },
+  });
+  t.match(await stockOf(module430.id, w1.id), { quantity: 9 }, "nothing taken yet");
+  const done = await app.inject({
+    method: "POST",
+    url: `/api/v1/approvals/${reversal.json().approval.id}/approve`,
+    headers: pm2,
+    payload: {},
+  });
+  t.equal(done.statusCode, 200, done.body);
+  t.match(await stockOf(module430.id, w1.id), { quantity: 5 }, "reversed once approved");
 });
 
 t.test("bad movements: 400 naming the field, nothing written", async (t) => {
