@@ -6,13 +6,12 @@
  * OpenMetadata export.
  */
 import t from "tap";
-import { applyCatalogGrants, LAYER_READERS, loadCatalog } from "../src/warehouse/catalog.js";
+import { LAYER_READERS, loadCatalog } from "../src/warehouse/catalog.js";
 import { startPlatform } from "./fixtures/platform.js";
 
 const platform = await startPlatform();
 t.teardown(() => platform.close());
 const { app, pool } = platform;
-await applyCatalogGrants(pool);
 const catalog = loadCatalog();
 
 t.test("every column in the database is catalogued with a description, and nothing else", async (t) => {

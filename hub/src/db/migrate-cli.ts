@@ -14,7 +14,6 @@
 import { parseArgs } from "node:util";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { applyCatalogGrants } from "../warehouse/catalog.js";
 import { openCliDatabase } from "./cli-database.js";
 import {
   formatPlan,
@@ -99,8 +98,6 @@ export async function runMigrateCommand(
       case "down": {
         if (positionals.length > 0) throw new UsageError(`unexpected ${positionals.join(" ")}`);
         const done = await (command === "up" ? migrate : rollback)(pool, log, { to, migrations });
-        // the catalog's classification decides the analyst and application layers' grants
-        if (command === "up") await applyCatalogGrants(pool);
         io.out(`${JSON.stringify({ [command === "up" ? "applied" : "rolledBack"]: done })}\n`);
         return 0;
       }

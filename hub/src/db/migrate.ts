@@ -5,6 +5,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { hubError } from "../errors.js";
 import { assertSupportedPostgres } from "./postgres-version.js";
+import { applyCatalogGrants } from "../warehouse/catalog.js";
 
 /** The hub's migrations folder. */
 export const MIGRATIONS_DIR = new URL("../../migrations", import.meta.url).pathname;
@@ -245,10 +246,14 @@ async function run(pool: pg.Pool, log: Logger, direction: "up" | "down", options
 /**
  * Applies pending migrations (up to `options.to`), each in its own transaction, under an advisory
  * lock so that several hub instances starting together apply each one once. Refuses to run when an
- * applied migration's up file has changed since (HUB_ERR_MIGRATION_CHANGED). Returns the versions applied.
+ * applied migration's up file has changed since (HUB_ERR_MIGRATION_CHANGED), then applies the data
+ * catalog's grants (`applyCatalogGrants`). Returns the versions applied.
  */
-export function migrate(pool: pg.Pool, log: Logger, options: MigrateOptions = {}): Promise<number[]> {
-  return run(pool, log, "up", options);
+export async function migrate(pool: pg.Pool, log: Logger, options: MigrateOptions = {}): Promise<number[]> {
+  const done = await run(pool, log, "up", options);
+  // the catalog's classification decides the analyst and application layers' grants (SELECT, by column)
+  await applyCatalogGrants(pool);
+  return done;
 }
 
 /**
