@@ -24,7 +24,8 @@ import { runScheduledRetention } from "./retention/service.js";
 import { Coordinator, type CoordinatorOptions } from "./sagas/coordinator.js";
 import { hubProcesses } from "./sagas/processes/index.js";
 import { HUB_VERSION } from "./version.js";
-import { applyCatalogGrants } from "./warehouse/catalog.js";
+import { deliverLineage, lineageHook } from "./warehouse/lineage.js";
+import { checkFreshness, qualityHook } from "./warehouse/quality.js";
 import { runWarehouse } from "./warehouse/runner.js";
 
 /** How to run a hub. */
@@ -64,6 +65,11 @@ export interface HubOptions {
    * `npm run hub -- warehouse run`), claimed so several hub processes never run a job at once.
    */
   warehouse?: { intervalMs?: number };
+  /**
+   * Each warehouse run's OpenLineage events are kept in ops.lineage_events; with `url` they are
+   * POSTed after each pass to `{url}/api/v1/lineage` (Marquez), with `apiKey` as Bearer token.
+   */
+  lineage?: { url?: string; apiKey?: string };
   /** Apply pending migrations at start (default true; `npm run hub` reads HUB_MIGRATE=off). */
   migrate?: boolean;
   /** Sessions (lifetimes, Secure cookie) and login limits of the HTTP API. */
@@ -139,7 +145,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     let runtimeUrl = options.appDatabaseUrl ?? databaseUrl;
     if (options.migrate !== false) {
       await migrate(owner, log.child({ component: "migrate" }));
-      await applyCatalogGrants(owner);
       runtimeUrl = await runtimeDatabaseUrl(owner, databaseUrl, log, options.appDatabaseUrl);
     } else {
       await assertSupportedPostgres(owner).catch((err) => {
@@ -261,10 +266,21 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const loader = newPool(databaseUrl, 1);
     const warehouseMs = options.warehouse?.intervalMs ?? 60_000;
     let loading: Promise<unknown> | undefined;
+    // each run's lineage events in its transaction; relayed after the pass when an endpoint is set
+    const wlog = log.child({ component: "warehouse" });
+    // the data-quality rules of each run's outputs (failed error rules block the downstream jobs)
+    const hooks = {
+      lineage: lineageHook({ databaseUrl }),
+      afterLoad: qualityHook({ registry: metrics.registry, log: wlog }),
+    };
+    const lineageUrl = options.lineage?.url;
+    const relay = lineageUrl ? { url: lineageUrl, apiKey: options.lineage?.apiKey, log: wlog } : undefined;
     const warehouse =
       warehouseMs > 0
         ? setInterval(() => {
-            loading ??= runWarehouse(loader, { log: log.child({ component: "warehouse" }) })
+            loading ??= runWarehouse(loader, { log: wlog, hooks })
+              .then(() => relay && deliverLineage(loader, relay))
+              .then(() => checkFreshness(loader, { registry: metrics.registry }))
               .catch((err) => log.warn({ err }, "the warehouse run failed; trying again next time"))
               .finally(() => {
                 loading = undefined;

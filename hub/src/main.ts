@@ -8,7 +8,9 @@
  * silent longer gets a service ticket), HUB_PUBLIC_URL (the hub's HTTP base URL as edges reach it,
  * carried by enrollment codes; default the listener's), HUB_SAGAS=off (no saga coordinator in this
  * process), HUB_SAGA_LEASE_MS (5000), HUB_SAGA_POLL_MS (200), HUB_SAGA_CONCURRENCY (16),
- * HUB_WAREHOUSE_INTERVAL_MS (60000: how often the warehouse loads what was committed; 0 = never).
+ * HUB_WAREHOUSE_INTERVAL_MS (60000: how often the warehouse loads what was committed; 0 = never),
+ * OPENLINEAGE_URL (the runs' OpenLineage events are POSTed to {url}/api/v1/lineage after each pass,
+ * e.g. Marquez; unset: only kept in ops.lineage_events) and OPENLINEAGE_API_KEY (its Bearer token).
  * Without --insecure-dev the gRPC link is mutual TLS with the CA under HUB_DATA_DIR/pki.
  *
  * OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://127.0.0.1:4318) exports traces over OTLP/HTTP (off when unset).
@@ -92,6 +94,7 @@ try {
     store: { clockSkewThresholdMs: Number(process.env.HUB_CLOCK_SKEW_MS ?? 10_000) },
     monitoring: { silenceMs: Number(process.env.HUB_SILENCE_MINUTES ?? 30) * 60_000 },
     warehouse: { intervalMs: Number(process.env.HUB_WAREHOUSE_INTERVAL_MS ?? 60_000) },
+    lineage: { url: process.env.OPENLINEAGE_URL || undefined, apiKey: process.env.OPENLINEAGE_API_KEY || undefined },
     sagas: {
       enabled: process.env.HUB_SAGAS !== "off",
       publicUrl: process.env.HUB_PUBLIC_URL || undefined,

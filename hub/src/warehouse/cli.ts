@@ -1,6 +1,8 @@
 import { parseArgs } from "node:util";
 import type { Logger } from "pino";
 import { openCliDatabase } from "../db/cli-database.js";
+import { lineageHook } from "./lineage.js";
+import { qualityHook } from "./quality.js";
 import { backfillWarehouse, runWarehouse, warehouseStatus } from "./runner.js";
 
 const USAGE = `usage: npm run hub -- warehouse run
@@ -39,15 +41,24 @@ export async function runWarehouseCli(
   if (!command || !["run", "backfill", "status"].includes(command)) fail(`unknown command ${command ?? "(none)"}`);
   const range = command === "backfill" ? { from: date("from", values.from), to: date("to", values.to) } : undefined;
   if (range && range.from >= range.to) fail("--from must be before --to");
+  let afterLoad: ReturnType<typeof qualityHook>;
+  try {
+    afterLoad = qualityHook({ log });
+  } catch (err) {
+    process.stderr.write(`hub warehouse: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   const db = await openCliDatabase(databaseUrl, dataDir, log);
+  // the runs' OpenLineage events, relayed by the hub's next warehouse pass
+  const hooks = { lineage: lineageHook({ databaseUrl }), afterLoad };
   let code = 0;
   try {
     const result =
       command === "status"
         ? await warehouseStatus(db.pool)
         : range
-          ? await backfillWarehouse(db.pool, range, { log })
-          : await runWarehouse(db.pool, { log });
+          ? await backfillWarehouse(db.pool, range, { log, hooks })
+          : await runWarehouse(db.pool, { log, hooks });
     if (Array.isArray(result) && result.some((r) => (r as { status?: string }).status === "failed")) code = 1;
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } catch (err) {

@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type pg from "pg";
 import { catalogRoutes } from "./catalog-routes.js";
+import { lineageRoutes } from "./lineage-routes.js";
+import { qualityRoutes } from "./quality-routes.js";
 import { warehouseStatus } from "./runner.js";
 
 const tags = ["warehouse"];
@@ -54,6 +56,6 @@ export const warehouseRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = asy
       return { items: rows };
     },
   );
-  // quality results: registered below
-  // lineage: registered below
+  await app.register(qualityRoutes, { pool });
+  await app.register(lineageRoutes, { pool });
 };

@@ -134,8 +134,15 @@ async function runIncremental(client: pg.PoolClient, job: WarehouseJob, log: Log
     );
     await client.query(
       `UPDATE ops.warehouse_jobs SET watermark = $2, failures = 0, next_attempt_at = now(), last_run_id = $3,
-         changed_at = CASE WHEN $4 THEN clock_timestamp() ELSE changed_at END, updated_at = now() WHERE job = $1`,
-      [job.name, window.to, run.rows[0].id, ctx.rowsWritten > 0 || source === "serving"],
+         changed_at = CASE WHEN $4 THEN clock_timestamp() ELSE changed_at END, blocked_by = $5, updated_at = now()
+       WHERE job = $1`,
+      [
+        job.name,
+        window.to,
+        run.rows[0].id,
+        ctx.rowsWritten > 0 || source === "serving",
+        quality.blocking.length ? quality.blocking : null,
+      ],
     );
     await client.query("COMMIT");
     const result = { job: job.name, runId: run.rows[0].id, status: "succeeded" as const, window };
@@ -179,7 +186,12 @@ export async function runWarehouse(
         results.push({ job: job.name, runId: null, status: "skipped", reason: "upstream failed" });
         continue;
       }
-      const blockedBy = upstream.flatMap((r) => r.blockedBy ?? []);
+      // blocked by a failed rule of an upstream job's last loaded window (this pass's or an earlier one)
+      const { rows: blocks } = await client.query(
+        "SELECT coalesce(array_agg(DISTINCT rule), '{}') AS rules FROM ops.warehouse_jobs, unnest(blocked_by) AS rule WHERE job = ANY($1)",
+        [job.dependsOn],
+      );
+      const blockedBy = blocks[0].rules as string[];
       if (blockedBy.length) {
         results.push({ job: job.name, runId: null, status: "skipped", reason: "blocked", blockedBy });
         continue;
