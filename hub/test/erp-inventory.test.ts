@@ -366,7 +366,12 @@ t.test("a write-off waits for another project manager's approval; one the stock 
   t.match(await stockOf(module430.id, w1.id), { quantity: 5 }, "its reversal needs no approval");
 
   // reversing a receipt takes the stock out to nowhere, as a write-off does: it waits too
-  const receipt = await create(t, "/stock-movements", { kind: "receipt", articleId: module430.id, quantity: 4, toWarehouseId: w1.id });
+  const receipt = await create(t, "/stock-movements", {
+    kind: "receipt",
+    articleId: module430.id,
+    quantity: 4,
+    toWarehouseId: w1.id,
+  });
   const reversal = await move({ reversesId: receipt.id, notes: "falsch gebucht" });
   t.equal(reversal.statusCode, 202, reversal.body);
   t.match(reversal.json().approval, {

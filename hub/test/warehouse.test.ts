@@ -288,21 +288,31 @@ t.test("a failing job keeps its window, records the error and backs off", async 
 
 t.test("npm run hub -- warehouse run|backfill|status", async (t) => {
   const cli = (...args: string[]) =>
-    promisify(execFile)(process.execPath, ["--import", "tsx", join(import.meta.dirname, "../src/main.ts"), "warehouse", ...args], {
-      env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: "warn" },
-      timeout: 60_000,
-    });
+    promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "../src/main.ts"), "warehouse", ...args],
+      {
+        env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: "warn" },
+        timeout: 60_000,
+      },
+    );
   const counter = await seriesId("inv4", "energy_exported");
   await store(counter, [
     { ts: T0, v: 0 },
     { ts: T0 + Q, v: 250 },
   ]);
   const ran = JSON.parse((await cli("run")).stdout);
-  t.match(ran.find((r: { job: string }) => r.job === "fact_energy_15min"), { status: "succeeded", rowsWritten: 1 });
+  t.match(
+    ran.find((r: { job: string }) => r.job === "fact_energy_15min"),
+    { status: "succeeded", rowsWritten: 1 },
+  );
   const status = JSON.parse((await cli("status")).stdout);
   t.ok(status.some((s: { job: string; failures: number }) => s.job === "fact_energy_15min" && s.failures === 0));
   const backfill = JSON.parse((await cli("backfill", "--from", "2026-11-02", "--to", "2026-11-03")).stdout);
-  t.ok(backfill.every((r: { status: string; rowsWritten: number }) => r.status === "succeeded" && r.rowsWritten === 0), "nothing differs");
+  t.ok(
+    backfill.every((r: { status: string; rowsWritten: number }) => r.status === "succeeded" && r.rowsWritten === 0),
+    "nothing differs",
+  );
   const bad = await cli("backfill", "--from", "gestern").catch((err) => err);
   t.equal(bad.code, 2, "bad arguments exit 2");
   t.match(bad.stderr, /--from needs a date/);

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { hubError } from "../errors.js";
-import { assertSupportedPostgres } from "./postgres-version.js";
 import { applyCatalogGrants } from "../warehouse/catalog.js";
+import { assertSupportedPostgres } from "./postgres-version.js";
 
 /** The hub's migrations folder. */
 export const MIGRATIONS_DIR = new URL("../../migrations", import.meta.url).pathname;
