@@ -261,7 +261,20 @@ export async function startHub(options: HubOptions): Promise<Hub> {
             leaseMs: options.sagas?.leaseMs,
             pollMs: options.sagas?.pollMs,
           });
-    await coordinator?.start();
+    // started in the background: a hub whose database is down starts (live, not ready) and its
+    // coordinator joins once PostgreSQL answers
+    let closing = false;
+    const coordinatorStarted = (async () => {
+      for (let attempt = 1; coordinator && !closing; attempt++) {
+        try {
+          await coordinator.start();
+          return;
+        } catch (err) {
+          log.warn({ err, attempt }, "the saga coordinator could not start; trying again in 5 s");
+          await new Promise((resolve) => setTimeout(resolve, 5_000).unref());
+        }
+      }
+    })();
     // the warehouse on a connection of the owner's (it writes curated), one pass at a time
     const loader = newPool(databaseUrl, 1);
     const warehouseMs = options.warehouse?.intervalMs ?? 60_000;
@@ -302,6 +315,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         stopSilenceMonitor();
         clearInterval(warehouse);
         await loading;
+        closing = true;
+        await coordinatorStarted;
         await coordinator?.stop();
         await sync.close();
         await http.close();
