@@ -42,6 +42,11 @@ export const HUB_ERRORS = {
     retryable: false,
     text: "the client certificate names an edge the hub does not know",
   },
+  HUB_ERR_FENCED: {
+    status: 409,
+    retryable: false,
+    text: "a change carried a fencing token older than one already seen: its owner lost its claim",
+  },
   HUB_ERR_EDGE_REVOKED: {
     status: 401,
     retryable: false,

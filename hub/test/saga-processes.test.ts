@@ -8,7 +8,12 @@
 import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
 import t from "tap";
-import { readEnrollmentCodes, redeemEnrollmentCode } from "../src/pki/enrollment.js";
+import {
+  createEnrollmentCode,
+  readEnrollmentCodes,
+  redeemEnrollmentCode,
+  withdrawEnrollmentCodes,
+} from "../src/pki/enrollment.js";
 import { OUTBOX_MAX_ATTEMPTS, publish, relayOutbox } from "../src/sagas/outbox.js";
 import { configureCompany } from "./fixtures/company.js";
 import { log, startPlatform } from "./fixtures/platform.js";
@@ -367,4 +372,36 @@ t.test("the outbox: delivered once in order; a failing handler is retried, then 
   t.match(await rows("SELECT payload FROM ops.dead_letters WHERE source = 'outbox'"), [
     { payload: { topic: "test.broken", key: "x" } },
   ]);
+});
+
+t.test("enrollment codes are fenced by the saga's claim: a stale token changes nothing", async (t) => {
+  const owner = crypto.randomUUID();
+  const url = "https://hub.example.com";
+  const first = await createEnrollmentCode(pkiDir, "gw-fenced", { url, fenced: { owner, fence: 5 } });
+  await t.rejects(createEnrollmentCode(pkiDir, "gw-fenced", { url, fenced: { owner, fence: 4 } }), {
+    code: "HUB_ERR_FENCED",
+  });
+  await t.rejects(withdrawEnrollmentCodes(pkiDir, "gw-fenced", { fenced: { owner, fence: 4 } }), {
+    code: "HUB_ERR_FENCED",
+  });
+  t.same(
+    validCodes("gw-fenced").map((c) => c.expiresAt),
+    [first.expiresAt],
+    "the code of the newer claim is the only one, untouched",
+  );
+  const again = await createEnrollmentCode(pkiDir, "gw-fenced", { url, fenced: { owner, fence: 6 } });
+  t.same(
+    validCodes("gw-fenced").map((c) => c.expiresAt),
+    [again.expiresAt],
+    "a newer claim replaces it",
+  );
+  t.equal(await withdrawEnrollmentCodes(pkiDir, "gw-fenced", { fenced: { owner, fence: 7 } }), 1);
+  await t.rejects(
+    createEnrollmentCode(pkiDir, "gw-fenced", { url, fenced: { owner, fence: 6 } }),
+    {
+      code: "HUB_ERR_FENCED",
+    },
+    "after the withdrawal, the older claim cannot issue one again",
+  );
+  t.equal(validCodes("gw-fenced").length, 0);
 });

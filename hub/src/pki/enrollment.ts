@@ -47,6 +47,11 @@ export const EnrollmentCodeRecordSchema = Type.Object({
 export const EnrollmentCodeStoreSchema = Type.Object({
   version: Type.Literal(1),
   codes: Type.Record(Type.String({ pattern: "^[0-9a-f]{64}$" }), EnrollmentCodeRecordSchema),
+  /**
+   * The newest fencing token seen per owner (a saga that issues and withdraws codes): an older
+   * token is refused, so an owner that lost its claim while paused changes nothing here.
+   */
+  fences: Type.Optional(Type.Record(Type.String(), Type.Object({ fence: Type.Integer(), at: Type.String() }))),
 });
 
 /** One stored code. */
@@ -168,7 +173,33 @@ function writeEnrollmentCodes(pkiDir: string, store: EnrollmentCodeStore, now: D
   const codes = Object.fromEntries(
     Object.entries(store.codes).filter(([, c]) => Date.parse(c.expiresAt) + FORGET_AFTER_MS > now.getTime()),
   );
-  writeFileAtomic(storePath(pkiDir), `${JSON.stringify({ version: 1, codes }, null, 2)}\n`, KEY_MODE);
+  const fences = Object.fromEntries(
+    Object.entries(store.fences ?? {}).filter(([, f]) => Date.parse(f.at) + 3 * FORGET_AFTER_MS > now.getTime()),
+  );
+  const kept = Object.keys(fences).length ? { version: 1, codes, fences } : { version: 1, codes };
+  writeFileAtomic(storePath(pkiDir), `${JSON.stringify(kept, null, 2)}\n`, KEY_MODE);
+}
+
+/** An owner's fencing token for a change of the code store (see `EnrollmentCodeStoreSchema.fences`). */
+export interface EnrollmentFence {
+  owner: string;
+  fence: number;
+}
+
+/**
+ * Records `fence` for its owner, or refuses (`HUB_ERR_FENCED`) when a newer one was seen: called
+ * under the PKI lock before a fenced change.
+ */
+function checkFence(store: EnrollmentCodeStore, fenced: EnrollmentFence | undefined, now: Date): void {
+  if (!fenced) return;
+  const seen = store.fences?.[fenced.owner];
+  if (seen && seen.fence > fenced.fence) {
+    throw hubError(
+      "HUB_ERR_FENCED",
+      `${fenced.owner} changed the enrollment codes with fence ${seen.fence} already; fence ${fenced.fence} is stale`,
+    );
+  }
+  store.fences = { ...store.fences, [fenced.owner]: { fence: fenced.fence, at: now.toISOString() } };
 }
 
 /**
@@ -179,7 +210,13 @@ function writeEnrollmentCodes(pkiDir: string, store: EnrollmentCodeStore, now: D
 export async function createEnrollmentCode(
   pkiDir: string,
   edgeId: string,
-  options: { ttlMs?: number; url: string; now?: Date },
+  options: {
+    ttlMs?: number;
+    url: string;
+    now?: Date;
+    /** Fenced: refused for a stale token, and the edge's earlier unused codes are withdrawn in the same write. */
+    fenced?: EnrollmentFence;
+  },
 ): Promise<CreatedEnrollmentCode> {
   checkEdgeId(edgeId);
   const ttlMs = options.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS;
@@ -197,27 +234,43 @@ export async function createEnrollmentCode(
   const expiresAt = new Date(now.getTime() + ttlMs).toISOString();
   await withPkiLock(pkiDir, () => {
     const store = readEnrollmentCodes(pkiDir);
+    if (options.fenced) {
+      checkFence(store, options.fenced, now);
+      expireUnused(store, edgeId, now);
+    }
     store.codes[hash] = { edgeId, createdAt: now.toISOString(), expiresAt, usedAt: null };
     writeEnrollmentCodes(pkiDir, store, now);
   });
   return { code: formatEnrollmentCode({ url, secret, pin }), edgeId, expiresAt, url, codeId: codeIdOf(hash) };
 }
 
+/** Expires every unused, unexpired code of `edgeId` now; returns how many. */
+function expireUnused(store: EnrollmentCodeStore, edgeId: string, now: Date): number {
+  let withdrawn = 0;
+  for (const record of Object.values(store.codes)) {
+    if (record.edgeId !== edgeId || record.usedAt !== null || Date.parse(record.expiresAt) <= now.getTime()) continue;
+    record.expiresAt = now.toISOString();
+    withdrawn++;
+  }
+  return withdrawn;
+}
+
 /**
  * Withdraws every unused, unexpired code of `edgeId` (it expires now): an order that was undone,
- * or a code issued again in its place. Returns how many were withdrawn.
+ * or a code issued again in its place. Fenced like `createEnrollmentCode`. Returns how many were withdrawn.
  */
-export async function withdrawEnrollmentCodes(pkiDir: string, edgeId: string, now = new Date()): Promise<number> {
+export async function withdrawEnrollmentCodes(
+  pkiDir: string,
+  edgeId: string,
+  options: { now?: Date; fenced?: EnrollmentFence } = {},
+): Promise<number> {
   checkEdgeId(edgeId);
+  const now = options.now ?? new Date();
   return withPkiLock(pkiDir, () => {
     const store = readEnrollmentCodes(pkiDir);
-    let withdrawn = 0;
-    for (const record of Object.values(store.codes)) {
-      if (record.edgeId !== edgeId || record.usedAt !== null || Date.parse(record.expiresAt) <= now.getTime()) continue;
-      record.expiresAt = now.toISOString();
-      withdrawn++;
-    }
-    if (withdrawn > 0) writeEnrollmentCodes(pkiDir, store, now);
+    checkFence(store, options.fenced, now);
+    const withdrawn = expireUnused(store, edgeId, now);
+    if (withdrawn > 0 || options.fenced) writeEnrollmentCodes(pkiDir, store, now);
     return withdrawn;
   });
 }

@@ -18,6 +18,12 @@ export interface StepContext {
   signal: AbortSignal;
   /** Who started the saga (null when the hub did, e.g. from an event); approvals are asked in their name. */
   startedBy: SagaPrincipal | null;
+  /**
+   * The claim's fencing token: it grows with every claim of the saga. An effect outside the
+   * database passes it to the resource, which refuses a token older than one it has seen, so a
+   * process that lost the saga while paused cannot act there either.
+   */
+  fence: number;
 }
 
 /** The principal who started a saga, as kept with it. */

@@ -161,12 +161,12 @@ export const cancelOrder = (deps: EdgeIdentityDeps) =>
       },
       {
         name: "revoke-gateway",
-        async action(tx, _input, { outputs }) {
+        async action(tx, _input, { outputs, sagaId, fence }) {
           const { gateway } = outputs["check-order"] as Order;
           // a gateway that was enrolled before the order keeps its identity
           if (!gateway) return { gateway: null };
           if (!gateway.created && !gateway.enrollmentCode) return { edgeId: gateway.edgeId, untouched: true };
-          const revoked = await revokeEdgeIdentity(deps, gateway.edgeId);
+          const revoked = await revokeEdgeIdentity(deps, gateway.edgeId, { owner: sagaId, fence });
           if (gateway.created) await tx.query("DELETE FROM erp.gateways WHERE id = $1", [gateway.gatewayId]);
           return { edgeId: gateway.edgeId, ...revoked, gatewayDeleted: gateway.created };
         },

@@ -288,7 +288,7 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
         // this step's output; the audit trail leaves outputs out). A gateway enrolled already keeps
         // its certificate and gets no code; an order without a site has none.
         name: "enroll-gateway",
-        async action(tx, _input, { sagaId, outputs }): Promise<Gateway | null> {
+        async action(tx, _input, { sagaId, fence, outputs }): Promise<Gateway | null> {
           const quote = outputs["accept-quote"] as AcceptedQuote;
           if (!quote.siteId) return null;
           const { rows: existing } = await tx.query(
@@ -315,7 +315,7 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
               codeExpiresAt: null,
             };
           }
-          const code = await issueEnrollmentCode(deps, gateway.edge_id);
+          const code = await issueEnrollmentCode(deps, gateway.edge_id, { owner: sagaId, fence });
           return {
             gatewayId: gateway.id,
             edgeId: gateway.edge_id,
@@ -325,10 +325,10 @@ export const orderToCommissioning = (deps: EdgeIdentityDeps) =>
           };
         },
         // The code is withdrawn and a certificate issued with it revoked; a gateway the order made goes.
-        async compensate(tx, _input, { output }) {
+        async compensate(tx, _input, { output, sagaId, fence }) {
           const gateway = output as Gateway | null;
           if (!gateway) return;
-          if (gateway.enrollmentCode) await revokeEdgeIdentity(deps, gateway.edgeId);
+          if (gateway.enrollmentCode) await revokeEdgeIdentity(deps, gateway.edgeId, { owner: sagaId, fence });
           if (gateway.created) await tx.query("DELETE FROM erp.gateways WHERE id = $1", [gateway.gatewayId]);
         },
       },
