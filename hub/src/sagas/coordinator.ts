@@ -485,6 +485,7 @@ export class Coordinator {
         outputs: saga.outputs,
         signal: abort.signal,
         startedBy: saga.started_by_principal,
+        fence: saga.fence,
       };
       let timer: NodeJS.Timeout | undefined;
       const limit = new Promise<never>((_, reject) => {
