@@ -12,6 +12,7 @@ import { benchPlatform } from "./bench-platform.js";
 import { benchSaga } from "./bench-saga.js";
 import { benchSync } from "./bench-sync.js";
 import { benchUi } from "./bench-ui.js";
+import { benchWarehouse } from "./bench-warehouse.js";
 
 interface Result {
   name: string;
@@ -33,7 +34,7 @@ const print = (r: Result, baselineName: string) => {
     `${r.name}: ${fmt(r.value)} vs ${baselineName} ${fmt(r.baseline)} -> ratio ${r.ratio.toFixed(2)}${verdict}\n`,
   );
 };
-/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site, ui, platform, audit, erp, billing, saga). */
+/** `npm run bench -- NAME` runs only the benchmarks whose name contains NAME (buffer, requests, sync, site, ui, platform, audit, erp, billing, saga, warehouse). */
 const only = process.argv[2];
 const selected = (name: string) => !only || name.includes(only);
 
@@ -209,4 +210,41 @@ if (selected("saga")) {
   process.stdout.write(
     `  absolute target >= 500 sagas/s: ${Math.max(r.oneProcess, r.twoProcesses) >= 500 ? "met" : "MISSED"}\n\n`,
   );
+}
+if (selected("warehouse")) {
+  const r = await benchWarehouse();
+  const met = (ok: boolean) => (ok ? "met" : "MISSED");
+  const base = Math.min(...r.baselineMs);
+  const ms = (n: number) => `${fmt(n)} ms`;
+  const jobs = (list: typeof r.firstLoad) =>
+    list
+      .map((j) => `${j.job} ${ms(j.ms)}${j.status === "succeeded" ? `, ${fmt(j.rowsWritten)} rows` : ` (${j.status})`}`)
+      .join("; ");
+  const ratio = r.firstLoadMs / base;
+  process.stdout.write(
+    `warehouse first load of ${fmt(r.readings)} raw readings (${fmt(r.series)} series × ${fmt(r.samples)}, ${r.edges} edges) into the 15-minute facts and serving views, runWarehouse (ms): ${fmt(r.firstLoadMs)} vs one INSERT … SELECT … GROUP BY of the same power aggregation ${fmt(base)} -> ratio ${ratio.toFixed(2)} (target <= 1.5: ${met(ratio <= 1.5)}; stretch <= 1.0 with parallel connections: ${met(ratio <= 1.0)})\n`,
+  );
+  const alone = r.powerAlone.ms / base;
+  process.stdout.write(
+    [
+      `  per job: ${jobs(r.firstLoad)}`,
+      `  the power job alone (fresh watermark): ${ms(r.powerAlone.ms)}, ${fmt(r.powerAlone.rowsWritten)} rows vs the same baseline -> ratio ${alone.toFixed(2)}; its rows against the baseline's: ${r.powerMismatches} differ`,
+      `  baseline before/after the loader: ${ms(r.baselineMs[0])} / ${ms(r.baselineMs[1])}, ${fmt(r.baselineRows)} rows; loading the readings (not measured): ${r.loadSeconds.toFixed(0)} s`,
+      `warehouse incremental: one more hour for every series (${fmt(r.incremental.readings)} readings in one transaction), the next runWarehouse: ${ms(r.incremental.ms)} (target <= 2,000 ms: ${met(r.incremental.ms <= 2000)}), ${fmt(r.incremental.rowsWritten)} rows written`,
+      `  per job: ${jobs(r.incremental.jobs)}`,
+      "",
+    ].join("\n"),
+  );
+  const f = r.freshness;
+  if (f.batches) {
+    const s = (p: typeof f.curated) =>
+      `p50 ${p.p50.toFixed(1)} s, p95 ${p.p95.toFixed(1)} s, max ${p.max.toFixed(1)} s${p.missing ? `, ${p.missing} not seen` : ""}`;
+    process.stdout.write(
+      [
+        `warehouse freshness, loader every 60 s for ${f.minutes} min, a batch of ${f.readingsPerBatch} readings every 5 s (${f.batches} batches), commit -> visible: serving.site_daily ${s(f.serving)} (target p95 <= 60 s: ${met(!f.serving.missing && f.serving.p95 <= 60)}); curated.fact_power_15min ${s(f.curated)}`,
+        `  scheduled passes: ${f.passes}, each p50 ${(f.passMs.p50 / 1000).toFixed(1)} s, max ${(f.passMs.max / 1000).toFixed(1)} s`,
+        "",
+      ].join("\n"),
+    );
+  }
 }

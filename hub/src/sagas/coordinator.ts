@@ -35,18 +35,12 @@ export interface CoordinatorOptions {
 }
 
 type Outcome = "continue" | "released" | "lost" | "ended";
-/** How an action's transaction ended: the saga waits, or the step succeeded with its output as stored. */
-type ActionEnd = { outcome: "waiting" } | { outcome: "succeeded"; output: unknown };
-/** A saga that goes on, as it is after its step's commit, with the next step's transaction opened ahead (if it was). */
-interface Next {
-  saga: SagaRow;
-  opened?: pg.PoolClient;
-}
-/** What a step's work hands back: the statement that records it, how to read its result, and the step to open next. */
+/** How an action's transaction ended: the saga waits, or the step succeeded. */
+type ActionEnd = "waiting" | "succeeded";
+/** What a step's work hands back: the statement that records it (sent with the COMMIT), and its outcome. */
 interface StepEnd<T> {
   record: string;
-  read: (rows: Record<string, unknown>[]) => T;
-  next?: { saga: SagaRow; step: Step<unknown>; phase: "action" | "compensation" };
+  outcome: T;
 }
 
 const errorJson = (err: unknown) => {
@@ -222,12 +216,12 @@ export class Coordinator {
   }
 
   /**
-   * Runs a claimed saga step after step until it ends, waits or is lost. After a step's commit the
-   * saga's next position is known here (this process wrote it, and still holds the claim), so the
-   * run goes on from it without reading the saga again; the next step's transaction is opened in
-   * the round trip of that commit, and it locks the row and checks the fence, state and position
-   * before anything else: the run stops when another process, an abort or a retry changed any of
-   * them meanwhile.
+   * Runs a claimed saga step after step until it ends, waits or is lost. Between two steps it
+   * reads the saga again (and stops when it has another fence or no longer runs here): that read
+   * is also the moment in which a saga row's waiter — an abort waiting for the step in progress —
+   * gets the row before the next step locks it. PostgreSQL queues no waiters across row versions,
+   * so a next step opened at once after the commit (in the same round trip, or carrying the saga
+   * on without the read) takes the row ahead of a waiting abort and runs one more step.
    */
   private async run(row: SagaRow): Promise<void> {
     const definition = this.definitions.get(`${row.type}@${row.version}`);
@@ -237,24 +231,13 @@ export class Coordinator {
       return;
     }
     let saga = row;
-    let opened: pg.PoolClient | undefined;
     try {
       // each pass moves the saga on by one position (or ends the run): a saga has at most its
       // steps and their compensations to go; a run past that gives the saga back
       for (let pass = 0; pass <= 2 * definition.steps.length + 1; pass++) {
-        const open = opened;
-        opened = undefined;
         const outcome =
-          saga.state === "running"
-            ? await this.advance(definition, saga, open)
-            : await this.compensate(definition, saga, open);
-        if (typeof outcome === "object") {
-          ({ saga, opened } = outcome);
-          continue;
-        }
+          saga.state === "running" ? await this.advance(definition, saga) : await this.compensate(definition, saga);
         if (outcome !== "continue") return;
-        // a failed action turned the saga to compensating, or a step's error came after its commit
-        // (both rare): read it as it is now, and go on only while it is still this run's to run
         const next = await loadSaga(this.pool, saga.id);
         if (!next || next.fence !== saga.fence || (next.state !== "running" && next.state !== "compensating")) return;
         saga = next;
@@ -262,88 +245,54 @@ export class Coordinator {
       await this.release(saga, 0);
     } catch (err) {
       this.log.warn({ err, saga: saga.id }, "saga run interrupted; it is claimed again after its lease");
-    } finally {
-      await this.close(opened);
     }
   }
 
-  /** Rolls back a step transaction opened ahead that is not used, and gives its connection back. */
-  private async close(opened: pg.PoolClient | undefined): Promise<void> {
-    if (!opened) return;
-    let broken: Error | undefined;
-    await opened.query("ROLLBACK").catch((e: Error) => {
-      broken = e;
-    });
-    opened.release(broken);
-  }
-
   /** The next step of a running saga; the saga as it is after the step's commit when it goes on. */
-  private async advance(
-    definition: SagaDefinition<unknown>,
-    saga: SagaRow,
-    opened?: pg.PoolClient,
-  ): Promise<Outcome | Next> {
+  private async advance(definition: SagaDefinition<unknown>, saga: SagaRow): Promise<Outcome> {
     const step = definition.steps[saga.position] as Step<unknown>;
     if (saga.deadline_at && saga.deadline_at.getTime() < Date.now()) {
-      await this.close(opened);
       return this.fail(definition, saga, step, "action", new PermanentStepError("the saga's deadline passed"));
     }
     const last = saga.position === definition.steps.length - 1;
     const started = new Date();
-    let end: { value: ActionEnd; opened?: pg.PoolClient };
+    let end: ActionEnd;
     try {
-      end = await this.inStep<ActionEnd>(
-        saga,
-        step,
-        "action",
-        async (tx, ctx) => {
-          const output = (await step.action(tx, saga.input, ctx)) ?? null;
-          if (output instanceof StepWait) {
-            return {
-              record: this.restSql(tx, saga, step, started, output),
-              read: () => ({ outcome: "waiting" as const }),
-            };
-          }
-          const params = [
-            saga.id,
-            saga.position,
-            step.name,
-            saga.attempt + 1,
-            saga.fence,
-            this.processId,
-            started,
-            JSON.stringify(output) ?? null,
-            this.leaseMs,
-          ];
-          const following = { ...saga, position: saga.position + 1, attempt: 0 };
+      end = await this.inStep<ActionEnd>(saga, step, "action", async (tx, ctx) => {
+        const output = (await step.action(tx, saga.input, ctx)) ?? null;
+        if (output instanceof StepWait) {
           return {
-            record: execute(tx, last ? "saga_step_complete" : "saga_step_advance", last ? params.slice(0, 8) : params),
-            // the output as stored (what a read of the saga would give the next steps)
-            read: (rows: Record<string, unknown>[]) => ({
-              outcome: "succeeded" as const,
-              output: rows[0]?.output ?? null,
-            }),
-            // the next step's transaction, unless the saga ends or its deadline passed (it fails then)
-            next:
-              last || (saga.deadline_at && saga.deadline_at.getTime() < Date.now())
-                ? undefined
-                : { saga: following, step: definition.steps[following.position] as Step<unknown>, phase: "action" },
+            record: this.restSql(tx, saga, step, started, output),
+            outcome: "waiting" as const,
           };
-        },
-        opened,
-      );
+        }
+        const params = [
+          saga.id,
+          saga.position,
+          step.name,
+          saga.attempt + 1,
+          saga.fence,
+          this.processId,
+          started,
+          JSON.stringify(output) ?? null,
+          this.leaseMs,
+        ];
+        return {
+          record: execute(tx, last ? "saga_step_complete" : "saga_step_advance", last ? params.slice(0, 8) : params),
+          outcome: "succeeded" as const,
+        };
+      });
     } catch (err) {
       if (err === LOST) return "lost";
       return this.fail(definition, saga, step, "action", err, started);
     }
-    this.metrics.steps.inc({ type: saga.type, phase: "action", outcome: end.value.outcome });
-    if (end.value.outcome === "waiting") return "released";
+    this.metrics.steps.inc({ type: saga.type, phase: "action", outcome: end });
+    if (end === "waiting") return "released";
     if (last) {
       this.metrics.ended.inc({ type: saga.type, state: "completed" });
       return "ended";
     }
-    const outputs = { ...saga.outputs, [step.name]: end.value.output };
-    return { saga: { ...saga, position: saga.position + 1, attempt: 0, outputs }, opened: end.opened };
+    return "continue";
   }
 
   /** What puts a saga to rest until its step's wait is over (sent with the step's COMMIT). */
@@ -363,120 +312,77 @@ export class Coordinator {
   }
 
   /** The next compensation of a compensating saga (strict reverse order of the completed steps). */
-  private async compensate(
-    definition: SagaDefinition<unknown>,
-    saga: SagaRow,
-    opened?: pg.PoolClient,
-  ): Promise<Outcome | Next> {
-    if (saga.position < 0) {
-      await this.close(opened);
-      return this.end(saga, "compensated");
-    }
+  private async compensate(definition: SagaDefinition<unknown>, saga: SagaRow): Promise<Outcome> {
+    if (saga.position < 0) return this.end(saga, "compensated");
     const step = definition.steps[saga.position] as Step<unknown>;
     const started = new Date();
-    const following = { ...saga, position: saga.position - 1, attempt: 0 };
-    let end: { opened?: pg.PoolClient };
     try {
-      end = await this.inStep(
-        saga,
-        step,
-        "compensation",
-        async (tx, ctx) => {
-          await step.compensate?.(tx, saga.input, { ...ctx, output: saga.outputs[step.name] ?? null });
-          const record = execute(tx, "saga_step_compensated", [
-            saga.id,
-            saga.position,
-            step.name,
-            saga.attempt + 1,
-            saga.fence,
-            this.processId,
-            started,
-            this.leaseMs,
-          ]);
-          const next =
-            following.position < 0
-              ? undefined
-              : {
-                  saga: following,
-                  step: definition.steps[following.position] as Step<unknown>,
-                  phase: "compensation" as const,
-                };
-          return { record, read: () => undefined, next };
-        },
-        opened,
-      );
+      await this.inStep(saga, step, "compensation", async (tx, ctx) => {
+        await step.compensate?.(tx, saga.input, { ...ctx, output: saga.outputs[step.name] ?? null });
+        const record = execute(tx, "saga_step_compensated", [
+          saga.id,
+          saga.position,
+          step.name,
+          saga.attempt + 1,
+          saga.fence,
+          this.processId,
+          started,
+          this.leaseMs,
+        ]);
+        return { record, outcome: undefined };
+      });
     } catch (err) {
       if (err === LOST) return "lost";
       return this.fail(definition, saga, step, "compensation", err, started);
     }
     this.metrics.steps.inc({ type: saga.type, phase: "compensation", outcome: "succeeded" });
-    return { saga: following, opened: end.opened };
-  }
-
-  /**
-   * Opens a step's transaction: BEGIN, the audit context and the idle timeout, and the saga row
-   * locked with the values the fence check compares (the result of the last statement): one
-   * simple-protocol text.
-   */
-  private openSql(client: pg.PoolClient, saga: SagaRow, step: Step<unknown>, phase: "action" | "compensation") {
-    const audit = {
-      actorId: `saga:${saga.type}`,
-      actorName: saga.started_by,
-      requestId: saga.id,
-      tags: ["saga", saga.type, step.name, phase],
-    };
-    return (
-      `${beginWithAuditContextSql(client, audit)}; SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1000, this.leaseMs)}; ` +
-      execute(client, "saga_step_lock", [saga.id])
-    );
-  }
-
-  /** Whether the opening's lock found the saga as this process left it (same fence, state and position). */
-  private holds(opening: pg.QueryResult[], saga: SagaRow): boolean {
-    const now = opening.at(-1)?.rows[0];
-    return !!now && now.fence === saga.fence && now.state === saga.state && now.position === saga.position;
+    return "continue";
   }
 
   /**
    * Runs `work` in a transaction that first locks the saga row and checks the claim's fence (and
    * that the saga is still where this process left it); throws LOST when another process owns it
-   * now. The transaction may have been opened ahead (`opened`, checked already). `work` does the
-   * step and gives back the statement that records it and advances the saga: it is sent together
-   * with the COMMIT, so the step's effects, its record and the saga's next position commit
-   * together or not at all (a failing statement skips the rest of its text, and the transaction
-   * is rolled back). When `work` names the next step, that step's transaction is opened in the
-   * same text after the COMMIT and handed back, on the same connection, when its check holds.
-   * Round trips per step: the step's own statements, and the record with the commit (and the next
-   * opening); the first step of a run opens its transaction in one more.
+   * now. `work` does the step and gives back the statement that records it and advances the saga:
+   * it is sent together with the COMMIT, so the step's effects, its record and the saga's next
+   * position commit together or not at all (a failing statement skips the rest of its text, and
+   * the transaction is rolled back). Round trips per step: the opening (BEGIN, the audit context,
+   * the idle timeout, the lock and the values the check compares, in one simple-protocol text),
+   * the step's own statements, and the record with the commit.
    */
   private async inStep<T>(
     saga: SagaRow,
     step: Step<unknown>,
     phase: "action" | "compensation",
     work: (tx: pg.PoolClient, ctx: StepContext) => Promise<StepEnd<T>>,
-    opened?: pg.PoolClient,
-  ): Promise<{ value: T; opened?: pg.PoolClient }> {
-    const client = opened ?? (await this.connect());
+  ): Promise<T> {
+    const client = await this.connect();
     const timeoutMs = step.timeoutMs ?? 30_000;
     const abort = new AbortController();
     let broken: Error | undefined;
-    let handedOn = false;
     // a connection PostgreSQL ended while the step waited on something else is not reused
     const onError = (err: Error) => {
       broken = err;
     };
     client.on("error", onError);
     try {
-      if (!opened) {
-        if (!prepared.has(client)) {
-          await client.query(STEP_STATEMENTS);
-          prepared.add(client);
-        }
-        const opening = (await client.query(this.openSql(client, saga, step, phase))) as unknown as pg.QueryResult[];
-        if (!this.holds(opening, saga)) {
-          await client.query("ROLLBACK");
-          throw LOST;
-        }
+      if (!prepared.has(client)) {
+        await client.query(STEP_STATEMENTS);
+        prepared.add(client);
+      }
+      const audit = {
+        actorId: `saga:${saga.type}`,
+        actorName: saga.started_by,
+        requestId: saga.id,
+        tags: ["saga", saga.type, step.name, phase],
+      };
+      const opening = (await client.query(
+        `${beginWithAuditContextSql(client, audit)}; SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1000, this.leaseMs)}; ` +
+          execute(client, "saga_step_lock", [saga.id]),
+      )) as unknown as pg.QueryResult[];
+      const now = opening.at(-1)?.rows[0];
+      if (!now || now.fence !== saga.fence || now.state !== saga.state || now.position !== saga.position) {
+        await client.query("ROLLBACK");
+        throw LOST;
       }
       const ctx: StepContext = {
         sagaId: saga.id,
@@ -500,18 +406,8 @@ export class Coordinator {
       } finally {
         clearTimeout(timer);
       }
-      const next = done.next;
-      const text = `${done.record}; COMMIT${next ? `; ${this.openSql(client, next.saga, next.step, next.phase)}` : ""}`;
-      const results = (await client.query(text)) as unknown as pg.QueryResult[];
-      const value = done.read(results[0]?.rows ?? []);
-      if (!next) return { value };
-      if (this.holds(results, next.saga)) {
-        handedOn = true;
-        return { value, opened: client };
-      }
-      // taken meanwhile: the next step finds that out again in a transaction of its own
-      await client.query("ROLLBACK");
-      return { value };
+      await client.query(`${done.record}; COMMIT`);
+      return done.outcome;
     } catch (err) {
       if (err !== LOST) {
         // a timed-out statement may still run, and a connection whose step statements are not
@@ -525,7 +421,7 @@ export class Coordinator {
       throw err;
     } finally {
       client.off("error", onError);
-      if (!handedOn) client.release(broken);
+      client.release(broken);
     }
   }
 
@@ -533,8 +429,8 @@ export class Coordinator {
    * Records a failed attempt: retried later, or the saga compensates (an action) or fails (a
    * compensation). Under the row lock it first checks that the saga is where the attempt found
    * it: with another fence it is another process's now ("lost"); with the same fence but moved
-   * on, the attempt did commit after all (its error came after the COMMIT, e.g. from the next
-   * step's opening or a connection that broke), and nothing is recorded: the run reads the saga
+   * on, the attempt did commit after all (its error came after the COMMIT, e.g. from a
+   * connection that broke before the answer came), and nothing is recorded: the run reads the saga
    * again and goes on ("continue").
    */
   private async fail(
@@ -662,7 +558,7 @@ const STEP_STATEMENTS = [
        VALUES ($1, $2, $3, 'action', $4, 'succeeded', $5, $6, $7))
      UPDATE saga.instances SET outputs = outputs || jsonb_build_object($3, $8), position = position + 1, attempt = 0,
        lease_until = now() + $9 * interval '1 millisecond', updated_at = now()
-     WHERE id = $1 RETURNING outputs -> $3 AS output`,
+     WHERE id = $1`,
   // the last step's record and the saga's completion: only this one names `state` (the audit
   // trigger fires on UPDATE OF state, and the trail records state changes, not every step)
   `PREPARE saga_step_complete (uuid, integer, text, integer, bigint, uuid, timestamptz, jsonb) AS

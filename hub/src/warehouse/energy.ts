@@ -62,6 +62,9 @@ s AS (
     SELECT r.ts, r.value FROM staging.readings r
     WHERE r.series_id = w.series_id AND r.usable
       AND r.ts >= coalesce(w.lo, '-infinity') AND r.ts <= coalesce(w.hi, 'infinity')
+    -- a fence: kept as a subquery, its conditions reach the view's index (as parameters) instead of
+    -- becoming join conditions applied to every reading of the view
+    OFFSET 0
   ) x
 ),
 -- each sample with the pair it ends: its energy (delta), whether it shows a reset, its gap
@@ -78,24 +81,23 @@ spaced AS (
           lead(gap, 1) OVER o, lead(gap, 2) OVER o, lead(gap, 3) OVER o] AS around
   FROM pairs WINDOW o AS (PARTITION BY series_id ORDER BY ts)
 ),
-usual AS (
-  SELECT sp.*, (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY g) FROM unnest(sp.around) g) AS usual
-  FROM spaced sp
-),
 -- a pair's share of each quarter it spans; a boundary strictly inside a long gap makes its quarters estimated
+-- (the usual spacing, the median of the gaps around, is only taken where a boundary lies strictly
+-- inside the pair: elsewhere the quarter is not estimated whatever it is)
 shares AS (
   SELECT u.series_id, q.s,
     u.delta * (extract(epoch FROM least(q.s + interval '15 minutes', u.ts)) - extract(epoch FROM greatest(q.s, u.pts))) / u.gap AS share,
-    coalesce(u.gap > 2 * u.usual, false)
-      AND ((q.s > u.pts AND q.s < u.ts) OR (q.s + interval '15 minutes' > u.pts AND q.s + interval '15 minutes' < u.ts)) AS est
-  FROM usual u
+    CASE WHEN (q.s > u.pts AND q.s < u.ts) OR (q.s + interval '15 minutes' > u.pts AND q.s + interval '15 minutes' < u.ts)
+      THEN coalesce(u.gap > 2 * (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY g) FROM unnest(u.around) g), false)
+      ELSE false END AS est
+  FROM spaced u
   CROSS JOIN LATERAL generate_series(date_bin('15 minutes', u.pts, TIMESTAMPTZ '2000-01-01'),
     date_bin('15 minutes', u.ts - interval '1 microsecond', TIMESTAMPTZ '2000-01-01'), interval '15 minutes') AS q(s)
   WHERE u.pts IS NOT NULL
 ),
 resets AS (
   SELECT series_id, date_bin('15 minutes', ts, TIMESTAMPTZ '2000-01-01') AS s, count(*)::int AS n
-  FROM usual WHERE reset GROUP BY 1, 2
+  FROM spaced WHERE reset GROUP BY 1, 2
 ),
 span AS (
   SELECT series_id, min(ts) AS first_ts, max(ts) AS last_ts FROM s GROUP BY series_id
