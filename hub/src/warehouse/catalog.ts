@@ -60,6 +60,14 @@ const CLASSES = new Set(["public", "internal", "sensitive"]);
  * naming the dataset, for a missing owner, a wrong classification or a declared entity without an entry.
  */
 export function loadCatalog(file = CATALOG_FILE): CatalogDataset[] {
+  if (file === CATALOG_FILE) return (shipped ??= readCatalog(file));
+  return readCatalog(file);
+}
+
+/** The shipped catalog, read once per process (it changes only with a deploy). */
+let shipped: CatalogDataset[] | undefined;
+
+function readCatalog(file: string): CatalogDataset[] {
   const doc = parse(readFileSync(file, "utf8")) as {
     common: Record<string, string>;
     datasets: Record<string, DatasetSpec>;
@@ -180,12 +188,13 @@ export async function catalogDatasets(db: pg.Pool, options: { q?: string } = {})
   const jobs = await db.query("SELECT job, changed_at FROM ops.warehouse_jobs");
   const changed = new Map(jobs.rows.map((r) => [r.job as string, r.changed_at as Date | null]));
   const quality = await lastQuality(db);
+  const rawFreshness: Date | null = (await db.query("SELECT max(last_seen_at) AS t FROM raw.edges")).rows[0].t;
   const out = [];
   for (const d of matching) {
     const found = described.get(d.name);
     const types = new Map(found?.columns.map((c) => [c.name, c]) ?? []);
     let freshness: Date | null = null;
-    if (d.layer === "raw") freshness = (await db.query("SELECT max(last_seen_at) AS t FROM raw.edges")).rows[0].t;
+    if (d.layer === "raw") freshness = rawFreshness;
     else if (d.layer === "erp" && types.has("updated_at")) {
       freshness = (await db.query(`SELECT max(updated_at) AS t FROM ${quoteIdent(d.name)}`)).rows[0].t;
     } else {

@@ -24,6 +24,14 @@ const ENERGY_LEVELS = new Set(["energy_capacity", "energy_available"]);
  * natures share must have one unit.
  */
 export function naturePoints(dir = naturesDir): WarehousePoint[] {
+  if (dir === naturesDir) return (shipped ??= readNaturePoints(dir));
+  return readNaturePoints(dir);
+}
+
+/** The shipped natures' points, read once per process (not at every warehouse pass). */
+let shipped: WarehousePoint[] | undefined;
+
+function readNaturePoints(dir: string): WarehousePoint[] {
   const byPoint = new Map<string, WarehousePoint>();
   for (const file of readdirSync(dir)
     .filter((f) => f.endsWith(".yaml"))

@@ -4,7 +4,6 @@
  * changed reading is aggregated again from all its samples and upserted, writing only rows that
  * differ (a quarter whose samples all became unusable loses its row).
  */
-import type { ChangedSql } from "./energy.js";
 
 /** Which quarters changed: `SELECT DISTINCT series_id, s` (the quarter's start). */
 export type ChangedQuartersSql = string;
@@ -35,5 +34,3 @@ ON CONFLICT (series_id, interval_start) DO UPDATE
   SET avg_w = EXCLUDED.avg_w, min_w = EXCLUDED.min_w, max_w = EXCLUDED.max_w, samples = EXCLUDED.samples
   WHERE (f.avg_w, f.min_w, f.max_w, f.samples) IS DISTINCT FROM (EXCLUDED.avg_w, EXCLUDED.min_w, EXCLUDED.max_w, EXCLUDED.samples)`;
 }
-
-export type { ChangedSql };
