@@ -60,8 +60,9 @@ const CLASSES = new Set(["public", "internal", "sensitive"]);
  * naming the dataset, for a missing owner, a wrong classification or a declared entity without an entry.
  */
 export function loadCatalog(file = CATALOG_FILE): CatalogDataset[] {
-  if (file === CATALOG_FILE) return (shipped ??= readCatalog(file));
-  return readCatalog(file);
+  if (file !== CATALOG_FILE) return readCatalog(file);
+  shipped ??= readCatalog(file);
+  return shipped;
 }
 
 /** The shipped catalog, read once per process (it changes only with a deploy). */

@@ -24,8 +24,9 @@ const ENERGY_LEVELS = new Set(["energy_capacity", "energy_available"]);
  * natures share must have one unit.
  */
 export function naturePoints(dir = naturesDir): WarehousePoint[] {
-  if (dir === naturesDir) return (shipped ??= readNaturePoints(dir));
-  return readNaturePoints(dir);
+  if (dir !== naturesDir) return readNaturePoints(dir);
+  shipped ??= readNaturePoints(dir);
+  return shipped;
 }
 
 /** The shipped natures' points, read once per process (not at every warehouse pass). */
