@@ -15,7 +15,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { hubError } from "../errors.js";
 import { checkEdgeId, type EdgeSignResult, issueEdgeCertificateForKey, parseEdgePublicKey } from "./ca.js";
-import { KEY_MODE, PKI_FILES, readPkiFile, withPkiLock, writeFileAtomic } from "./files.js";
+import { assertPkiLockHeld, KEY_MODE, PKI_FILES, readPkiFile, withPkiLock, writeFileAtomic } from "./files.js";
 
 /** The first part of every code; a later format gets another. */
 export const ENROLLMENT_CODE_PREFIX = "stz1";
@@ -168,7 +168,7 @@ export function readEnrollmentCodes(pkiDir: string): EnrollmentCodeStore {
   return data;
 }
 
-/** Writes `enroll-codes.json` atomically (0600), leaving out codes expired more than 30 days ago. */
+/** Writes `enroll-codes.json` atomically (0600) under the PKI lock, leaving out codes expired more than 30 days ago. */
 function writeEnrollmentCodes(pkiDir: string, store: EnrollmentCodeStore, now: Date): void {
   const codes = Object.fromEntries(
     Object.entries(store.codes).filter(([, c]) => Date.parse(c.expiresAt) + FORGET_AFTER_MS > now.getTime()),
@@ -177,6 +177,7 @@ function writeEnrollmentCodes(pkiDir: string, store: EnrollmentCodeStore, now: D
     Object.entries(store.fences ?? {}).filter(([, f]) => Date.parse(f.at) + 3 * FORGET_AFTER_MS > now.getTime()),
   );
   const kept = Object.keys(fences).length ? { version: 1, codes, fences } : { version: 1, codes };
+  assertPkiLockHeld(pkiDir);
   writeFileAtomic(storePath(pkiDir), `${JSON.stringify(kept, null, 2)}\n`, KEY_MODE);
 }
 
