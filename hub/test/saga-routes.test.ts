@@ -57,6 +57,33 @@ t.test("list by state, one with its history; retry a failed saga, abort a runnin
   t.equal((await post(`/sagas/${crypto.randomUUID()}/abort`)).statusCode, 404);
 });
 
+t.test("an abort while a step holds the saga is a request, audited with its caller", async (t) => {
+  const busy = await saga("running", 1);
+  // a step in progress: its transaction holds the saga's row
+  const step = await pool.connect();
+  t.teardown(() => step.release());
+  await step.query("BEGIN");
+  await step.query("SELECT 1 FROM saga.instances WHERE id = $1 FOR NO KEY UPDATE", [busy]);
+  const asked = await post(`/sagas/${busy}/abort`);
+  t.equal(asked.statusCode, 202, "answered without waiting for the step");
+  t.match(asked.json(), { state: "running", position: 1 });
+  await step.query("ROLLBACK");
+  const { rows } = await pool.query(
+    `SELECT r.requested_by, a.actor_id FROM saga.abort_requests r
+     JOIN audit.records a ON a.table_name = 'abort_requests' AND a.entity_id = r.id::text WHERE r.id = $1`,
+    [busy],
+  );
+  t.same(rows, [{ requested_by: "project_manager@example.com", actor_id: platform.userId("project_manager") }]);
+  const again = await post(`/sagas/${busy}/abort`);
+  t.equal(again.statusCode, 200, "the row free again: aborted at once");
+  t.match(again.json(), { state: "compensating", position: 0 });
+  t.equal(
+    (await pool.query("SELECT 1 FROM saga.abort_requests WHERE id = $1", [busy])).rowCount,
+    0,
+    "the request gone",
+  );
+});
+
 t.test("npm run hub -- sagas list|show|abort", async (t) => {
   const running = await saga("running", 1);
   const run = (...args: string[]) =>

@@ -14,7 +14,7 @@ import {
   StepWait,
 } from "./definition.js";
 import { type OutboxHandler, relayOutbox } from "./outbox.js";
-import { claimSagas, LOCK_SPACE, loadSaga, type SagaRow } from "./repository.js";
+import { ABORT_SET, claimSagas, LOCK_SPACE, loadSaga, type SagaRow } from "./repository.js";
 
 /** Tuning of a coordinator. */
 export interface CoordinatorOptions {
@@ -37,10 +37,34 @@ export interface CoordinatorOptions {
 type Outcome = "continue" | "released" | "lost" | "ended";
 /** How an action's transaction ended: the saga waits, or the step succeeded. */
 type ActionEnd = "waiting" | "succeeded";
-/** What a step's work hands back: the statement that records it (sent with the COMMIT), and its outcome. */
+/**
+ * What a step's work hands back: the statement that records it (sent with the COMMIT), its
+ * outcome, and the step to open right after the COMMIT, in the same round trip (the saga goes on).
+ */
 interface StepEnd<T> {
   record: string;
   outcome: T;
+  next?: { step: Step<unknown>; phase: Phase };
+}
+type Phase = "action" | "compensation";
+/** The saga row as a step's opening locks it. */
+interface LockRow {
+  fence: number;
+  state: string;
+  position: number;
+  /** Who asked for an abort that is pending (`saga.abort_requests`), or null. */
+  abort_by: string | null;
+}
+/** A step transaction opened with the previous step's COMMIT: its connection and the row it locked. */
+interface Carried {
+  client: pg.PoolClient;
+  lock: LockRow | undefined;
+}
+/** How a step went, and what the run goes on with: the saga as it is now, and the next step's transaction. */
+interface Moved {
+  outcome: Outcome;
+  saga?: SagaRow;
+  carried?: Carried;
 }
 
 const errorJson = (err: unknown) => {
@@ -216,12 +240,12 @@ export class Coordinator {
   }
 
   /**
-   * Runs a claimed saga step after step until it ends, waits or is lost. Between two steps it
-   * reads the saga again (and stops when it has another fence or no longer runs here): that read
-   * is also the moment in which a saga row's waiter — an abort waiting for the step in progress —
-   * gets the row before the next step locks it. PostgreSQL queues no waiters across row versions,
-   * so a next step opened at once after the commit (in the same round trip, or carrying the saga
-   * on without the read) takes the row ahead of a waiting abort and runs one more step.
+   * Runs a claimed saga step after step until it ends, waits or is lost. A step that goes on opens
+   * the next one in the text of its COMMIT (one round trip between two steps), and the saga's next
+   * state is known without reading it again. An abort that came meanwhile waited for no row lock:
+   * it is a request (`saga.abort_requests`) that the next step's opening reads with the row lock,
+   * and then aborts the saga in place of the step. When a step's end is uncertain (its COMMIT
+   * errored), the saga is read again.
    */
   private async run(row: SagaRow): Promise<void> {
     const definition = this.definitions.get(`${row.type}@${row.version}`);
@@ -231,68 +255,118 @@ export class Coordinator {
       return;
     }
     let saga = row;
+    let carried: Carried | undefined;
     try {
       // each pass moves the saga on by one position (or ends the run): a saga has at most its
       // steps and their compensations to go; a run past that gives the saga back
       for (let pass = 0; pass <= 2 * definition.steps.length + 1; pass++) {
-        const outcome =
-          saga.state === "running" ? await this.advance(definition, saga) : await this.compensate(definition, saga);
-        if (outcome !== "continue") return;
+        // the carried transaction is the step's own from here: it ends or hands on a new one
+        const given = carried;
+        carried = undefined;
+        const moved =
+          saga.state === "running"
+            ? await this.advance(definition, saga, given)
+            : await this.compensate(definition, saga, given);
+        carried = moved.carried;
+        if (moved.outcome !== "continue") return;
+        if (moved.saga) {
+          saga = moved.saga;
+          continue;
+        }
         const next = await loadSaga(this.pool, saga.id);
         if (!next || next.fence !== saga.fence || (next.state !== "running" && next.state !== "compensating")) return;
         saga = next;
       }
+      await this.drop(carried);
+      carried = undefined;
       await this.release(saga, 0);
     } catch (err) {
       this.log.warn({ err, saga: saga.id }, "saga run interrupted; it is claimed again after its lease");
+    } finally {
+      await this.drop(carried);
     }
   }
 
+  /** Rolls back a step transaction the run will not use, and gives its connection back. */
+  private async drop(carried: Carried | undefined): Promise<void> {
+    if (!carried) return;
+    let broken: Error | undefined;
+    await carried.client.query("ROLLBACK").catch((err: Error) => {
+      broken = err;
+    });
+    carried.client.release(broken);
+  }
+
   /** The next step of a running saga; the saga as it is after the step's commit when it goes on. */
-  private async advance(definition: SagaDefinition<unknown>, saga: SagaRow): Promise<Outcome> {
+  private async advance(definition: SagaDefinition<unknown>, saga: SagaRow, carried?: Carried): Promise<Moved> {
     const step = definition.steps[saga.position] as Step<unknown>;
     if (saga.deadline_at && saga.deadline_at.getTime() < Date.now()) {
-      return this.fail(definition, saga, step, "action", new PermanentStepError("the saga's deadline passed"));
+      await this.drop(carried);
+      return {
+        outcome: await this.fail(
+          definition,
+          saga,
+          step,
+          "action",
+          new PermanentStepError("the saga's deadline passed"),
+        ),
+      };
     }
     const last = saga.position === definition.steps.length - 1;
     const started = new Date();
-    let end: ActionEnd;
+    let output: unknown;
+    let ended: { outcome: ActionEnd; carried?: Carried };
     try {
-      end = await this.inStep<ActionEnd>(saga, step, "action", async (tx, ctx) => {
-        const output = (await step.action(tx, saga.input, ctx)) ?? null;
-        if (output instanceof StepWait) {
+      ended = await this.inStep<ActionEnd>(
+        saga,
+        step,
+        "action",
+        async (tx, ctx) => {
+          const result = (await step.action(tx, saga.input, ctx)) ?? null;
+          if (result instanceof StepWait) {
+            return { record: this.restSql(tx, saga, step, started, result), outcome: "waiting" as const };
+          }
+          output = JSON.parse(JSON.stringify(result) ?? "null");
+          const params = [
+            saga.id,
+            saga.position,
+            step.name,
+            saga.attempt + 1,
+            saga.fence,
+            this.processId,
+            started,
+            JSON.stringify(output),
+            this.leaseMs,
+          ];
           return {
-            record: this.restSql(tx, saga, step, started, output),
-            outcome: "waiting" as const,
+            record: execute(tx, last ? "saga_step_complete" : "saga_step_advance", last ? params.slice(0, 8) : params),
+            outcome: "succeeded" as const,
+            next:
+              last || this.stopped
+                ? undefined
+                : { step: definition.steps[saga.position + 1] as Step<unknown>, phase: "action" },
           };
-        }
-        const params = [
-          saga.id,
-          saga.position,
-          step.name,
-          saga.attempt + 1,
-          saga.fence,
-          this.processId,
-          started,
-          JSON.stringify(output) ?? null,
-          this.leaseMs,
-        ];
-        return {
-          record: execute(tx, last ? "saga_step_complete" : "saga_step_advance", last ? params.slice(0, 8) : params),
-          outcome: "succeeded" as const,
-        };
-      });
+        },
+        carried,
+      );
     } catch (err) {
-      if (err === LOST) return "lost";
-      return this.fail(definition, saga, step, "action", err, started);
+      if (err === LOST) return { outcome: "lost" };
+      if (err === ABORTED) return { outcome: "released" };
+      return { outcome: await this.fail(definition, saga, step, "action", err, started) };
     }
-    this.metrics.steps.inc({ type: saga.type, phase: "action", outcome: end });
-    if (end === "waiting") return "released";
+    this.metrics.steps.inc({ type: saga.type, phase: "action", outcome: ended.outcome });
+    if (ended.outcome === "waiting") return { outcome: "released" };
     if (last) {
       this.metrics.ended.inc({ type: saga.type, state: "completed" });
-      return "ended";
+      return { outcome: "ended" };
     }
-    return "continue";
+    const next = {
+      ...saga,
+      position: saga.position + 1,
+      attempt: 0,
+      outputs: { ...saga.outputs, [step.name]: output },
+    };
+    return { outcome: "continue", saga: next, carried: ended.carried };
   }
 
   /** What puts a saga to rest until its step's wait is over (sent with the step's COMMIT). */
@@ -312,53 +386,73 @@ export class Coordinator {
   }
 
   /** The next compensation of a compensating saga (strict reverse order of the completed steps). */
-  private async compensate(definition: SagaDefinition<unknown>, saga: SagaRow): Promise<Outcome> {
-    if (saga.position < 0) return this.end(saga, "compensated");
+  private async compensate(definition: SagaDefinition<unknown>, saga: SagaRow, carried?: Carried): Promise<Moved> {
+    if (saga.position < 0) {
+      await this.drop(carried);
+      return { outcome: await this.end(saga, "compensated") };
+    }
     const step = definition.steps[saga.position] as Step<unknown>;
     const started = new Date();
+    let ended: { carried?: Carried };
     try {
-      await this.inStep(saga, step, "compensation", async (tx, ctx) => {
-        await step.compensate?.(tx, saga.input, { ...ctx, output: saga.outputs[step.name] ?? null });
-        const record = execute(tx, "saga_step_compensated", [
-          saga.id,
-          saga.position,
-          step.name,
-          saga.attempt + 1,
-          saga.fence,
-          this.processId,
-          started,
-          this.leaseMs,
-        ]);
-        return { record, outcome: undefined };
-      });
+      ended = await this.inStep(
+        saga,
+        step,
+        "compensation",
+        async (tx, ctx) => {
+          await step.compensate?.(tx, saga.input, { ...ctx, output: saga.outputs[step.name] ?? null });
+          const record = execute(tx, "saga_step_compensated", [
+            saga.id,
+            saga.position,
+            step.name,
+            saga.attempt + 1,
+            saga.fence,
+            this.processId,
+            started,
+            this.leaseMs,
+          ]);
+          const before = definition.steps[saga.position - 1];
+          return {
+            record,
+            outcome: undefined,
+            next: before && !this.stopped ? { step: before, phase: "compensation" } : undefined,
+          };
+        },
+        carried,
+      );
     } catch (err) {
-      if (err === LOST) return "lost";
-      return this.fail(definition, saga, step, "compensation", err, started);
+      if (err === LOST || err === ABORTED) return { outcome: "lost" };
+      return { outcome: await this.fail(definition, saga, step, "compensation", err, started) };
     }
     this.metrics.steps.inc({ type: saga.type, phase: "compensation", outcome: "succeeded" });
-    return "continue";
+    return { outcome: "continue", saga: { ...saga, position: saga.position - 1, attempt: 0 }, carried: ended.carried };
   }
 
   /**
    * Runs `work` in a transaction that first locks the saga row and checks the claim's fence (and
    * that the saga is still where this process left it); throws LOST when another process owns it
-   * now. `work` does the step and gives back the statement that records it and advances the saga:
-   * it is sent together with the COMMIT, so the step's effects, its record and the saga's next
-   * position commit together or not at all (a failing statement skips the rest of its text, and
-   * the transaction is rolled back). Round trips per step: the opening (BEGIN, the audit context,
-   * the idle timeout, the lock and the values the check compares, in one simple-protocol text),
-   * the step's own statements, and the record with the commit.
+   * now, and ABORTED after aborting it for a pending abort request. `work` does the step and gives
+   * back the statement that records it and advances the saga: it is sent together with the
+   * COMMIT, so the step's effects, its record and the saga's next position commit together or not
+   * at all (a failing statement skips the rest of its text, and the transaction is rolled back).
+   * The same text opens the next step's transaction when `work` names one: it is handed back
+   * (`carried`) with its connection, for the next call. Round trips per step: the opening (BEGIN,
+   * the audit context, the idle timeout, the lock and the values the check compares, in one
+   * simple-protocol text) unless it was carried, the step's own statements, and the record with
+   * the commit (and the next opening).
    */
   private async inStep<T>(
     saga: SagaRow,
     step: Step<unknown>,
-    phase: "action" | "compensation",
+    phase: Phase,
     work: (tx: pg.PoolClient, ctx: StepContext) => Promise<StepEnd<T>>,
-  ): Promise<T> {
-    const client = await this.connect();
+    carried?: Carried,
+  ): Promise<{ outcome: T; carried?: Carried }> {
+    const client = carried?.client ?? (await this.connect());
     const timeoutMs = step.timeoutMs ?? 30_000;
     const abort = new AbortController();
     let broken: Error | undefined;
+    let handedOn = false;
     // a connection PostgreSQL ended while the step waited on something else is not reused
     const onError = (err: Error) => {
       broken = err;
@@ -369,20 +463,19 @@ export class Coordinator {
         await client.query(STEP_STATEMENTS);
         prepared.add(client);
       }
-      const audit = {
-        actorId: `saga:${saga.type}`,
-        actorName: saga.started_by,
-        requestId: saga.id,
-        tags: ["saga", saga.type, step.name, phase],
-      };
-      const opening = (await client.query(
-        `${beginWithAuditContextSql(client, audit)}; SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1000, this.leaseMs)}; ` +
-          execute(client, "saga_step_lock", [saga.id]),
-      )) as unknown as pg.QueryResult[];
-      const now = opening.at(-1)?.rows[0];
+      const now = carried ? carried.lock : lockRowOf(await client.query(this.openingSql(client, saga, step, phase)));
       if (!now || now.fence !== saga.fence || now.state !== saga.state || now.position !== saga.position) {
         await client.query("ROLLBACK");
         throw LOST;
+      }
+      if (now.abort_by !== null && saga.state === "running") {
+        await client.query(`UPDATE saga.instances SET ${ABORT_SET} WHERE id = $1`, [
+          saga.id,
+          { aborted: true, by: now.abort_by },
+        ]);
+        await client.query("DELETE FROM saga.abort_requests WHERE id = $1", [saga.id]);
+        await client.query("COMMIT");
+        throw ABORTED;
       }
       const ctx: StepContext = {
         sagaId: saga.id,
@@ -406,10 +499,17 @@ export class Coordinator {
       } finally {
         clearTimeout(timer);
       }
-      await client.query(`${done.record}; COMMIT`);
-      return done.outcome;
+      if (!done.next) {
+        await client.query(`${done.record}; COMMIT`);
+        return { outcome: done.outcome };
+      }
+      const opened = await client.query(
+        `${done.record}; COMMIT; ${this.openingSql(client, saga, done.next.step, done.next.phase)}`,
+      );
+      handedOn = true;
+      return { outcome: done.outcome, carried: { client, lock: lockRowOf(opened) } };
     } catch (err) {
-      if (err !== LOST) {
+      if (err !== LOST && err !== ABORTED) {
         // a timed-out statement may still run, and a connection whose step statements are not
         // (all) prepared cannot run steps: such a connection is dropped rather than reused
         const unprepared = !prepared.has(client) || (err as { code?: string }).code === "26000";
@@ -421,8 +521,22 @@ export class Coordinator {
       throw err;
     } finally {
       client.off("error", onError);
-      client.release(broken);
+      if (!handedOn) client.release(broken);
     }
+  }
+
+  /** The text that opens a step's transaction and locks the saga's row (see `inStep`). */
+  private openingSql(client: pg.PoolClient, saga: SagaRow, step: Step<unknown>, phase: Phase): string {
+    const audit = {
+      actorId: `saga:${saga.type}`,
+      actorName: saga.started_by,
+      requestId: saga.id,
+      tags: ["saga", saga.type, step.name, phase],
+    };
+    return (
+      `${beginWithAuditContextSql(client, audit)}; SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1000, this.leaseMs)}; ` +
+      execute(client, "saga_step_lock", [saga.id])
+    );
   }
 
   /**
@@ -551,7 +665,8 @@ export class Coordinator {
 const STEP_STATEMENTS = [
   // the row lock, with what the fence check compares
   `PREPARE saga_step_lock (uuid) AS
-     SELECT fence::int AS fence, state, position FROM saga.instances WHERE id = $1 FOR UPDATE`,
+     SELECT i.fence::int AS fence, i.state, i.position, a.requested_by AS abort_by
+     FROM saga.instances i LEFT JOIN saga.abort_requests a ON a.id = i.id WHERE i.id = $1 FOR NO KEY UPDATE OF i`,
   // a step's record and the saga's next position (a step before the last)
   `PREPARE saga_step_advance (uuid, integer, text, integer, bigint, uuid, timestamptz, jsonb, integer) AS
      WITH run AS (INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, fence, process_id, started_at)
@@ -609,3 +724,10 @@ const guarded = new WeakSet<pg.PoolClient>();
 
 /** Thrown inside a step when the saga is no longer this process's (another claimed it). */
 const LOST = Symbol("lost");
+/** Thrown by a step's opening that aborted the saga for a pending abort request. */
+const ABORTED = Symbol("aborted");
+
+/** The locked row at the end of a step's opening (the last result of its text). */
+function lockRowOf(result: pg.QueryResult | pg.QueryResult[]): LockRow | undefined {
+  return (Array.isArray(result) ? result.at(-1) : result)?.rows[0] as LockRow | undefined;
+}

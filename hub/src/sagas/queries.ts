@@ -1,5 +1,6 @@
 import type { Queryable } from "../db/queryable.js";
 import { hubError } from "../errors.js";
+import { ABORT_SET } from "./repository.js";
 
 /** A saga as the API and the CLI show it. */
 export interface SagaView {
@@ -109,17 +110,30 @@ export async function retrySaga(db: Queryable, id: string): Promise<void> {
 
 /**
  * Aborts a running (or waiting) saga: it compensates the steps it completed, in reverse, and ends
- * `compensated`. A step in progress finishes first (its row lock); whoever runs the saga next
- * compensates it.
+ * `compensated`. A saga whose step is in progress (its row is locked) gets an abort request
+ * instead (`requested`): the process running it sees the request before its next step, and
+ * aborts it then (the step in progress finishes and is compensated too); whoever runs the saga
+ * next does when that process dies.
  */
-export async function abortSaga(db: Queryable, id: string, by: string): Promise<void> {
+export async function abortSaga(db: Queryable, id: string, by: string): Promise<"aborted" | "requested"> {
+  const error = { aborted: true, by };
   const { rowCount } = await db.query(
-    `UPDATE saga.instances SET state = 'compensating', position = position - 1, attempt = 0, run_at = now(),
-       owner_id = NULL, lease_until = NULL, fence = fence + 1, error = $2, waiting_on = NULL, updated_at = now()
-     WHERE id = $1 AND state IN ('running', 'waiting')`,
-    [id, { aborted: true, by }],
+    `WITH free AS (SELECT id FROM saga.instances WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED)
+     UPDATE saga.instances s SET ${ABORT_SET} FROM free WHERE s.id = free.id AND s.state IN ('running', 'waiting')`,
+    [id, error],
   );
-  if (rowCount !== 1) await refuse(db, id, "only a running saga is aborted");
+  if (rowCount === 1) {
+    await db.query("DELETE FROM saga.abort_requests WHERE id = $1", [id]); // one asked before, now done
+    return "aborted";
+  }
+  const requested = await db.query(
+    `INSERT INTO saga.abort_requests (id, requested_by)
+     SELECT id, $2 FROM saga.instances WHERE id = $1 AND state IN ('running', 'waiting')
+     ON CONFLICT (id) DO UPDATE SET requested_by = saga.abort_requests.requested_by RETURNING id`,
+    [id, by],
+  );
+  if (requested.rowCount === 1) return "requested";
+  return refuse(db, id, "only a running saga is aborted");
 }
 
 async function refuse(db: Queryable, id: string, rule: string): Promise<never> {

@@ -32,7 +32,7 @@ const COLUMNS =
  * Claims up to `limit` runnable sagas for `processId`: running or compensating, due, and not held
  * by a live owner — one without an owner, one whose lease ran out, or one whose owner's liveness
  * lock is gone (a dead process: claimed at once) — and waiting ones whose time came (they run
- * again) — of the definitions the process has (`kinds`, `<type>@<version>`: a saga of a version
+ * again), and ones with an abort request nobody saw yet — of the definitions the process has (`kinds`, `<type>@<version>`: a saga of a version
  * only a newer deploy knows waits for it). Each claim raises the saga's fence. Only the claim of a
  * waiting saga names `state` (it becomes running): the audit trigger fires on `UPDATE OF state`,
  * and the trail records state changes, not every claim.
@@ -49,7 +49,7 @@ export async function claimSagas(
   const n = Math.max(1, Math.min(1000, Math.floor(limit)));
   const { rows } = await db.query({
     name: `saga-claim-${n}`,
-    text: CLAIM.replace("$LIMIT", String(n)),
+    text: CLAIM.replaceAll("$LIMIT", String(n)),
     values: [processId, leaseMs, kinds],
   });
   return rows as SagaRow[];
@@ -59,7 +59,7 @@ const returning = COLUMNS.replace(/(^|, )/g, "$1s.");
 // The kinds test is wrapped in a CASE so the planner takes it as true for half the rows rather
 // than for 0.5 % (its guess for an expression): with that guess a backlog is fetched whole and
 // sorted at each claim instead of read in run_at order from instances_runnable up to the limit.
-const CLAIM = `WITH c AS (
+const CLAIM = `WITH due AS (
        SELECT i.id, i.state = 'waiting' AS woken FROM saga.instances i
        WHERE i.state IN ('running', 'compensating', 'waiting') AND i.run_at <= now()
          AND CASE WHEN i.type || '@' || i.version = ANY($3) THEN true ELSE false END
@@ -69,6 +69,14 @@ const CLAIM = `WITH c AS (
              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
            WHERE p.id = i.owner_id))
        ORDER BY i.run_at LIMIT $LIMIT FOR UPDATE OF i SKIP LOCKED),
+     -- sagas with an abort request not yet seen (it came while a step held the row): due now
+     asked AS (
+       SELECT i.id, i.state = 'waiting' AS woken FROM saga.abort_requests a JOIN saga.instances i ON i.id = a.id
+       WHERE i.state IN ('running', 'waiting') AND i.run_at > now()
+         AND CASE WHEN i.type || '@' || i.version = ANY($3) THEN true ELSE false END
+         AND (i.owner_id IS NULL OR i.lease_until < now())
+       LIMIT $LIMIT FOR UPDATE OF i SKIP LOCKED),
+     c AS (SELECT * FROM due UNION SELECT * FROM asked LIMIT $LIMIT),
      woken AS (
        UPDATE saga.instances s SET owner_id = $1, fence = s.fence + 1, lease_until = now() + $2 * interval '1 millisecond',
          state = 'running', waiting_on = NULL, updated_at = now()
@@ -80,6 +88,13 @@ const CLAIM = `WITH c AS (
        FROM c WHERE s.id = c.id AND NOT c.woken
        RETURNING ${returning})
      SELECT * FROM woken UNION ALL SELECT * FROM claimed`;
+
+/**
+ * What aborting a running or waiting saga sets (the error to record is $2): it compensates from
+ * the step before the one it stands at, claimable by any process at once under a new fence.
+ */
+export const ABORT_SET = `state = 'compensating', position = position - 1, attempt = 0, run_at = now(), owner_id = NULL,
+  lease_until = NULL, fence = fence + 1, error = $2, waiting_on = NULL, updated_at = now()`;
 
 /** One saga, or null. */
 export async function loadSaga(db: Queryable, id: string): Promise<SagaRow | null> {

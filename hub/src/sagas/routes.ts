@@ -185,14 +185,17 @@ export const sagaRoutes: FastifyPluginAsyncTypebox<{
       config: { permission: "sagas:write", idempotent: true, auditTags: [...tags, "abort"] },
       schema: {
         summary: "Abort a running saga: it compensates the steps it completed",
+        description:
+          "200: aborted, the saga compensates. 202: a step of the saga is in progress; the abort is requested, and the saga is aborted before its next step.",
         tags,
         params: Params,
-        response: { 200: Saga },
+        response: { 200: Saga, 202: Saga },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const tx = txOf(req);
-      await abortSaga(tx, req.params.id, req.principal?.name ?? "unknown");
+      const outcome = await abortSaga(tx, req.params.id, req.principal?.name ?? "unknown");
+      if (outcome === "requested") reply.code(202);
       return sagaDetail(tx, req.params.id);
     },
   );

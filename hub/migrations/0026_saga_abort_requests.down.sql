@@ -1,0 +1,2 @@
+DROP TABLE saga.abort_requests;
+ALTER TABLE saga.instances RESET (fillfactor);
