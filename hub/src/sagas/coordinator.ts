@@ -1,5 +1,6 @@
 import { randomInt, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { ExponentialBackoff, fullJitterGenerator } from "cockatiel";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
@@ -72,10 +73,20 @@ const errorJson = (err: unknown) => {
   return { message: String(e?.message ?? err).slice(0, 2000), code: e?.code ?? null, name: e?.name ?? null };
 };
 
-/** Full-jitter exponential backoff: a random delay below min(max, initial × 2^(attempt-1)). */
+/**
+ * The delay before the attempt after `attempt` (1-based): cockatiel's exponential backoff with
+ * full jitter, a random delay below min(max, initial × 2^(attempt-1)). The retry itself is
+ * durable (`run_at`), so the backoff is stepped to the attempt rather than kept in memory.
+ */
 function backoffMs(policy: RetryPolicy | undefined, attempt: number): number {
-  const ceiling = Math.min(policy?.maxDelayMs ?? 10_000, (policy?.initialDelayMs ?? 200) * 2 ** (attempt - 1));
-  return Math.floor(Math.random() * ceiling);
+  const backoff = new ExponentialBackoff({
+    generator: fullJitterGenerator,
+    initialDelay: policy?.initialDelayMs ?? 200,
+    maxDelay: policy?.maxDelayMs ?? 10_000,
+  });
+  let delay = backoff.next();
+  for (let i = 1; i < attempt; i++) delay = delay.next(undefined);
+  return Math.floor(delay.duration);
 }
 
 /**
