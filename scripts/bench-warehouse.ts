@@ -226,7 +226,8 @@ async function load(owner: pg.Pool): Promise<number> {
     [0, 1].map(async () => {
       while (next < edges.length) {
         const edge = edges[next++] as string;
-        readings += await insertSamples(owner, edge, 0, SAMPLES);
+        const stored = await insertSamples(owner, edge, 0, SAMPLES);
+        readings += stored;
       }
     }),
   );
@@ -329,7 +330,7 @@ async function freshness(owner: pg.Pool, url: string): Promise<WarehouseBenchRes
     await writer.query(
       `INSERT INTO raw.readings (series_id, seq, ts, value, quality, clock_synced)
        SELECT x.id, $3 + x.n, $1, CASE WHEN x.point = 'active_power' THEN 1500 ELSE x.v END, 1, true
-       FROM jsonb_to_recordset($2::jsonb) WITH ORDINALITY AS x(id int, point text, v float8, n int)`,
+       FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (id int, point text, v float8)) WITH ORDINALITY AS x(id, point, v, n)`,
       [at, JSON.stringify(site.series), seq],
     );
     seq += site.series.length;

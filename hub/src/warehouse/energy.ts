@@ -74,11 +74,11 @@ pairs AS (
   FROM s WINDOW o AS (PARTITION BY series_id ORDER BY ts)
 ),
 spaced AS (
-  SELECT *,
+  SELECT series_id, ts, pts, gap,
     CASE WHEN value >= pv THEN value - pv ELSE value END AS delta,
     value < pv AS reset,
-    ARRAY[lag(gap, 1) OVER o, lag(gap, 2) OVER o, lag(gap, 3) OVER o,
-          lead(gap, 1) OVER o, lead(gap, 2) OVER o, lead(gap, 3) OVER o] AS around
+    lag(gap, 1) OVER o AS g1, lag(gap, 2) OVER o AS g2, lag(gap, 3) OVER o AS g3,
+    lead(gap, 1) OVER o AS g4, lead(gap, 2) OVER o AS g5, lead(gap, 3) OVER o AS g6
   FROM pairs WINDOW o AS (PARTITION BY series_id ORDER BY ts)
 ),
 -- a pair's share of each quarter it spans; a boundary strictly inside a long gap makes its quarters estimated
@@ -88,7 +88,8 @@ shares AS (
   SELECT u.series_id, q.s,
     u.delta * (extract(epoch FROM least(q.s + interval '15 minutes', u.ts)) - extract(epoch FROM greatest(q.s, u.pts))) / u.gap AS share,
     CASE WHEN (q.s > u.pts AND q.s < u.ts) OR (q.s + interval '15 minutes' > u.pts AND q.s + interval '15 minutes' < u.ts)
-      THEN coalesce(u.gap > 2 * (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY g) FROM unnest(u.around) g), false)
+      THEN coalesce(u.gap > 2 * (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY g)
+        FROM unnest(ARRAY[u.g1, u.g2, u.g3, u.g4, u.g5, u.g6]) g), false)
       ELSE false END AS est
   FROM spaced u
   CROSS JOIN LATERAL generate_series(date_bin('15 minutes', u.pts, TIMESTAMPTZ '2000-01-01'),
@@ -102,16 +103,20 @@ resets AS (
 span AS (
   SELECT series_id, min(ts) AS first_ts, max(ts) AS last_ts FROM s GROUP BY series_id
 ),
+-- summed per series and quarter first (narrow rows), then the series' keys and bounds (one row each)
+summed AS (
+  SELECT series_id, s, sum(share)::double precision AS energy_wh, bool_or(est) AS estimated
+  FROM shares GROUP BY series_id, s
+),
 quarters AS (
   SELECT w.series_id, w.edge_id, w.device_id, w.point, sh.s AS interval_start,
-    sum(sh.share)::double precision AS energy_wh, bool_or(sh.est) AS estimated, coalesce(max(rs.n), 0) AS resets
-  FROM shares sh
+    sh.energy_wh, sh.estimated, coalesce(rs.n, 0) AS resets
+  FROM summed sh
   JOIN w ON w.series_id = sh.series_id
   JOIN span ON span.series_id = sh.series_id
   LEFT JOIN resets rs ON rs.series_id = sh.series_id AND rs.s = sh.s
   WHERE (w.out_from IS NULL OR sh.s >= w.out_from) AND (w.out_to IS NULL OR sh.s < w.out_to)
     AND sh.s + interval '15 minutes' <= span.last_ts AND sh.s + interval '15 minutes' > span.first_ts
-  GROUP BY w.series_id, w.edge_id, w.device_id, w.point, sh.s
 )
 INSERT INTO curated.fact_energy_15min AS f (series_id, edge_id, device_id, point, interval_start, energy_wh, estimated, resets)
 SELECT series_id, edge_id, device_id, point, interval_start, energy_wh, estimated, resets FROM quarters
