@@ -18,8 +18,9 @@
  *   next `runWarehouse`.
  * - Freshness, measured: the loader runs on a one-minute schedule (a pass at most at a time, with
  *   the hub's quality and lineage hooks, as hub.ts schedules it) for BENCH_FRESHNESS_MINUTES
- *   (default 3) while a writer stores a small batch every 5 s: one site's next sample of each of
- *   its series, on the next quarter-hour boundary after its last one, with the counters risen.
+ *   (default 5) while a writer stores a small batch every 2.5–7.5 s (5 s on average, at random):
+ *   one site's next sample of each of its series, on the next quarter-hour boundary after its
+ *   last one, with the counters risen.
  *   For each batch a poller (every 200 ms, two primary-key lookups) records the time from the
  *   batch's commit until (a) the curated power fact has the batch's quarter and (b)
  *   `serving.site_daily` shows the site's production of that day changed.
@@ -48,7 +49,7 @@ import { type JobRun, runWarehouse } from "../hub/src/warehouse/runner.js";
 const SERIES = Number(process.env.BENCH_SERIES ?? 1000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 10_000);
 const EDGES = Math.max(1, Math.min(Number(process.env.BENCH_EDGES ?? 50), Math.floor(SERIES / 2)));
-const FRESHNESS_MINUTES = Number(process.env.BENCH_FRESHNESS_MINUTES ?? 3);
+const FRESHNESS_MINUTES = Number(process.env.BENCH_FRESHNESS_MINUTES ?? 5);
 const SPACING_S = 8.64;
 const DAY0 = "2026-06-01T00:00:00Z";
 /** One more hour: 3,600 s / 8.64 s. */
@@ -270,7 +271,7 @@ interface Batch {
   servingS?: number;
 }
 
-/** The loader on a one-minute schedule while a writer stores a batch every 5 s; see the header. */
+/** The loader on a one-minute schedule while a writer stores a batch every 5 s on average; see the header. */
 async function freshness(owner: pg.Pool, url: string): Promise<WarehouseBenchResult["freshness"]> {
   const loader = openPool({ connectionString: url, max: 1 }, log);
   const writer = openPool({ connectionString: url, max: 1 }, log);
@@ -295,7 +296,7 @@ async function freshness(owner: pg.Pool, url: string): Promise<WarehouseBenchRes
     series: s.series as Array<{ id: number; point: string; v: number }>,
     pending: false,
   }));
-  const batchesAtMost = Math.ceil((FRESHNESS_MINUTES * 60_000) / WRITE_EVERY_MS) + 1;
+  const batchesAtMost = Math.ceil((FRESHNESS_MINUTES * 60_000) / (WRITE_EVERY_MS / 2)) + 1;
   const lastBoundary = Math.max(...state.map((s) => s.next.getTime())) + (batchesAtMost / state.length + 2) * 900_000;
   await ensurePartitions(owner, (lastBoundary - Date.parse(DAY0)) / 1000);
 
@@ -383,7 +384,9 @@ async function freshness(owner: pg.Pool, url: string): Promise<WarehouseBenchRes
   try {
     while (Date.now() < waitUntil) {
       if (Date.now() < writeUntil && Date.now() >= nextWrite) {
-        nextWrite += WRITE_EVERY_MS;
+        // 2.5–7.5 s apart (5 s on average): arrivals fall at every phase of the one-minute
+        // schedule, as real ones do, instead of locking to it (5 s divides 60 s)
+        nextWrite += WRITE_EVERY_MS * (0.5 + Math.random());
         await writeOne();
       }
       await poll();

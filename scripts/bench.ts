@@ -241,7 +241,7 @@ if (selected("warehouse")) {
       `p50 ${p.p50.toFixed(1)} s, p95 ${p.p95.toFixed(1)} s, max ${p.max.toFixed(1)} s${p.missing ? `, ${p.missing} not seen` : ""}`;
     process.stdout.write(
       [
-        `warehouse freshness, loader every 60 s for ${f.minutes} min, a batch of ${f.readingsPerBatch} readings every 5 s (${f.batches} batches), commit -> visible: serving.site_daily ${s(f.serving)} (target p95 <= 60 s: ${met(!f.serving.missing && f.serving.p95 <= 60)}); curated.fact_power_15min ${s(f.curated)}`,
+        `warehouse freshness, loader every 60 s for ${f.minutes} min, a batch of ${f.readingsPerBatch} readings every 5 s on average, at random (${f.batches} batches), commit -> visible: serving.site_daily ${s(f.serving)} (target p95 <= 60 s: ${met(!f.serving.missing && f.serving.p95 <= 60)}); curated.fact_power_15min ${s(f.curated)}`,
         `  scheduled passes: ${f.passes}, each p50 ${(f.passMs.p50 / 1000).toFixed(1)} s, max ${(f.passMs.max / 1000).toFixed(1)} s`,
         "",
       ].join("\n"),

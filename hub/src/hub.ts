@@ -24,6 +24,7 @@ import { runScheduledRetention } from "./retention/service.js";
 import { Coordinator, type CoordinatorOptions } from "./sagas/coordinator.js";
 import { hubProcesses } from "./sagas/processes/index.js";
 import { HUB_VERSION } from "./version.js";
+import { pruneWarehouseHistory } from "./warehouse/history.js";
 import { deliverLineage, lineageHook } from "./warehouse/lineage.js";
 import { checkFreshness, qualityHook } from "./warehouse/quality.js";
 import { runWarehouse } from "./warehouse/runner.js";
@@ -64,7 +65,7 @@ export interface HubOptions {
    * The warehouse loads what was committed every `intervalMs` (default 60 s; 0: only by
    * `npm run hub -- warehouse run`), claimed so several hub processes never run a job at once.
    */
-  warehouse?: { intervalMs?: number };
+  warehouse?: { intervalMs?: number; keepDays?: number };
   /**
    * Each warehouse run's OpenLineage events are kept in ops.lineage_events; with `url` they are
    * POSTed after each pass to `{url}/api/v1/lineage` (Marquez), with `apiKey` as Bearer token.
@@ -186,6 +187,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const housekeep = async () => {
       try {
         await maintenancePolicy.execute(() => expireApprovals(runtime));
+        const keepDays = options.warehouse?.keepDays ?? 90;
+        const pruned = await maintenancePolicy.execute(() =>
+          pruneWarehouseHistory(runtime, { keepDays, keepUndelivered: options.lineage?.url !== undefined }),
+        );
+        if (pruned.runs + pruned.qualityResults + pruned.lineageEvents > 0) {
+          log.info({ ...pruned, keepDays }, "warehouse history older than its keeping pruned");
+        }
         // once per Berlin calendar day, on one hub of those sharing the database
         await maintenancePolicy.execute(() =>
           runScheduledRetention(owner, { log: log.child({ component: "retention" }) }),

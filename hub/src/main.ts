@@ -9,6 +9,7 @@
  * carried by enrollment codes; default the listener's), HUB_SAGAS=off (no saga coordinator in this
  * process), HUB_SAGA_LEASE_MS (5000), HUB_SAGA_POLL_MS (200), HUB_SAGA_CONCURRENCY (16),
  * HUB_WAREHOUSE_INTERVAL_MS (60000: how often the warehouse loads what was committed; 0 = never),
+ * HUB_WAREHOUSE_KEEP_DAYS (90: how long warehouse runs, quality results and lineage events are kept),
  * OPENLINEAGE_URL (the runs' OpenLineage events are POSTed to {url}/api/v1/lineage after each pass,
  * e.g. Marquez; unset: only kept in ops.lineage_events) and OPENLINEAGE_API_KEY (its Bearer token).
  * Without --insecure-dev the gRPC link is mutual TLS with the CA under HUB_DATA_DIR/pki.
@@ -93,7 +94,10 @@ try {
     insecureDev,
     store: { clockSkewThresholdMs: Number(process.env.HUB_CLOCK_SKEW_MS ?? 10_000) },
     monitoring: { silenceMs: Number(process.env.HUB_SILENCE_MINUTES ?? 30) * 60_000 },
-    warehouse: { intervalMs: Number(process.env.HUB_WAREHOUSE_INTERVAL_MS ?? 60_000) },
+    warehouse: {
+      intervalMs: Number(process.env.HUB_WAREHOUSE_INTERVAL_MS ?? 60_000),
+      keepDays: optionalNumber("HUB_WAREHOUSE_KEEP_DAYS"),
+    },
     lineage: { url: process.env.OPENLINEAGE_URL || undefined, apiKey: process.env.OPENLINEAGE_API_KEY || undefined },
     sagas: {
       enabled: process.env.HUB_SAGAS !== "off",

@@ -6,7 +6,7 @@
  * data-quality assertions of the run. The relay: with the endpoint down (not listening, then
  * answering 503) for several runs, every event arrives afterwards, in order, once; a failure
  * backs off; two relays at once send each event once; an event refused as invalid is set aside.
- * And the runs with their events over HTTP.
+ * And the runs with their events over HTTP, and the pruning of the history after its keeping.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -16,6 +16,7 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import t from "tap";
 import { openPool } from "../src/db/pool.js";
+import { pruneWarehouseHistory } from "../src/warehouse/history.js";
 import { WAREHOUSE_JOBS, type WarehouseJob } from "../src/warehouse/jobs.js";
 import {
   deliverLineage,
@@ -535,4 +536,47 @@ t.test("an event the endpoint keeps refusing as invalid is set aside; the others
     { eventType: "START", rejectedAt: String, deliveredAt: null },
     { deliveredAt: String },
   ]);
+});
+
+t.test("the history is pruned after its keeping; events an endpoint has not received stay", async (t) => {
+  await moreReadings(5);
+  await runWarehouse(loader, { log, hooks, jobs: WAREHOUSE_JOBS.slice(0, 1) }); // undelivered events
+  const count = async (table: string, where = "true") =>
+    (await owner.query(`SELECT count(*)::int AS n FROM ${table} WHERE ${where}`)).rows[0].n as number;
+  const before = {
+    runs: await count("ops.warehouse_runs"),
+    results: await count("ops.quality_results"),
+    events: await count("ops.lineage_events"),
+    undelivered: await count("ops.lineage_events", "delivered_at IS NULL AND rejected_at IS NULL"),
+  };
+  // a run's result, and one of no run (a freshness check)
+  await owner.query(
+    `INSERT INTO ops.quality_results (rule, dataset, run_id, window_kind, status, severity, elements, failures)
+     SELECT 'test.rule', 'raw.readings', id, 'incremental', 'pass', 'warn', 1, 0 FROM ops.warehouse_runs LIMIT 1`,
+  );
+  await owner.query(
+    `INSERT INTO ops.quality_results (rule, dataset, window_kind, status, severity, elements, failures)
+     VALUES ('edges.freshness', 'raw.edges', 'pass', 'pass', 'warn', 1, 0)`,
+  );
+  before.results = await count("ops.quality_results");
+  t.ok(before.runs > 0 && before.results === 2 && before.undelivered > 0, JSON.stringify(before));
+  const watermarks = (await owner.query("SELECT job, watermark FROM ops.warehouse_jobs ORDER BY job")).rows;
+  t.same(
+    await pruneWarehouseHistory(owner, { keepDays: 90, keepUndelivered: true }),
+    { runs: 0, qualityResults: 0, lineageEvents: 0 },
+    "nothing is 90 days old yet",
+  );
+  const later = new Date(Date.now() + 91 * 86_400_000);
+  const pruned = await pruneWarehouseHistory(owner, { keepDays: 90, keepUndelivered: true, now: later });
+  t.same(pruned, { runs: before.runs, qualityResults: 1, lineageEvents: before.events - before.undelivered });
+  t.equal(await count("ops.warehouse_runs"), 0);
+  t.equal(await count("ops.quality_results"), 0, "the runs' quality results went with them, the other by age");
+  t.equal(await count("ops.lineage_events"), before.undelivered, "the endpoint's events still to send stay");
+  t.same(
+    (await owner.query("SELECT job, watermark FROM ops.warehouse_jobs ORDER BY job")).rows,
+    watermarks,
+    "the watermarks stay",
+  );
+  const rest = await pruneWarehouseHistory(owner, { keepDays: 90, keepUndelivered: false, now: later });
+  t.equal(rest.lineageEvents, before.undelivered, "without an endpoint they go too");
 });

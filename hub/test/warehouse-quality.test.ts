@@ -304,6 +304,10 @@ t.test("clean data: every rule of the energy and power jobs passes, on rows it r
     await series("q-clean", "bat", "soc"),
     minutes(30, (m) => 40 + 2 * m),
   );
+  await store(
+    await series("q-clean", "sensor", "irradiance_poa"),
+    minutes(30, (m) => 600 + 10 * m),
+  );
   const runs = await pass();
   t.match(runs, [
     { job: "fact_energy_15min", status: "succeeded" },
@@ -328,6 +332,7 @@ t.test("clean data: every rule of the energy and power jobs passes, on rows it r
     "the inverter's three quarters (5 kW of 10 kWp)",
   );
   t.equal(results.get("readings.soc.between_0_and_100")?.elements, "31", "the window's 31 readings");
+  t.equal(results.get("readings.irradiance.between_0_and_1500")?.elements, "31");
   t.equal(await metric("hub_quality_failed_share", { rule: "fact_energy_15min.energy_wh.non_negative" }), 0);
   t.equal(await metric("hub_quality_alerts_total", { rule: "fact_energy_15min.energy_wh.non_negative" }), 0);
 });
@@ -458,6 +463,10 @@ t.test("power above 1.1 × rated and a state of charge outside 0–100 % are war
     soc,
     [50, 101, 100, 0, -1].map((v, i) => ({ ts: T0 + i * MIN, v })),
   );
+  await store(
+    await series("q-pv", "sensor", "irradiance_poa"),
+    [0, 850, -3, 1620].map((v, i) => ({ ts: T0 + i * MIN, v })),
+  );
   const runs = await pass();
   t.notOk(
     runs.some((r) => r.blockedBy),
@@ -494,6 +503,12 @@ t.test("power above 1.1 × rated and a state of charge outside 0–100 % are war
       .sort(),
     [-1, 101],
   );
+  t.match(results.get("readings.irradiance.between_0_and_1500"), {
+    status: "fail",
+    severity: "warn",
+    elements: "4",
+    failures: "2",
+  });
 });
 
 t.test("freshness per edge: warn after 15 minutes, error after an hour", async (t) => {
@@ -585,7 +600,7 @@ t.test("results and the daily report over HTTP (warehouse:read)", async (t) => {
     worstFailureShare: 1,
     failedRules: [{ rule: "fact_energy_15min.energy_wh.non_negative", severity: "error", failedChecks: 1 }],
   });
-  t.match(datasets.get("staging.readings"), { rulesChecked: 2, rulesFailed: 2 });
+  t.match(datasets.get("staging.readings"), { rulesChecked: 3, rulesFailed: 3 });
   t.match(datasets.get("raw.edges"), { rulesChecked: 1, rulesFailed: 1 });
   t.same((await get("/quality/report")).json().date, today, "today by default");
   t.same((await get("/quality/report?date=2001-01-01")).json().datasets, []);

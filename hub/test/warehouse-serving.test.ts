@@ -37,6 +37,7 @@ const site = await post("/sites", { customerId: customer.id, name: "Backstube", 
 for (const [kind, deviceId, serialNumber] of [
   ["inverter", "inv1", "INV-1"],
   ["meter", "meter1", "MTR-1"],
+  ["other", "sensor1", "IRR-1"],
 ] as const) {
   await post("/devices", { siteId: site.id, kind, serialNumber, edgeId: "bakery", deviceId });
 }
@@ -91,6 +92,14 @@ for (let q = 0; q < 96; q++) {
   power.push([DAY + q * Q + 5 * 60_000, daylight(q) && q !== 48 ? 2000 : 0]);
 }
 await store(await series("inv1", "active_power"), power);
+// plane-of-array irradiance 250 W/m² in daylight, one sample per quarter, but none in q 30 and 31
+// (a sensor gap: those quarters count in neither yield, so the ratio stays what the rest shows)
+const irradiance: Array<[number, number]> = [];
+for (let q = 0; q < 96; q++) {
+  if (q === 30 || q === 31) continue;
+  irradiance.push([DAY + q * Q + 7 * 60_000, daylight(q) ? 250 : 0]);
+}
+await store(await series("sensor1", "irradiance_poa"), irradiance);
 
 t.test("per site and local day: energy, yield, self-consumption, autarky, availability", async (t) => {
   const passes = await run();
@@ -112,15 +121,27 @@ t.test("per site and local day: energy, yield, self-consumption, autarky, availa
     self_consumption_rate: "0.6000",
     autarky_rate: "0.5556",
     availability: "0.9744",
-    performance_ratio: null,
+    // 38 daylight quarters with both: 19 kWh / 10 kWp = 1.9 h over 38 × 0.25 h × 0.25 kW/m² / 1 kW/m² = 2.375 h
+    insolation_kwh_per_m2: "2.375",
+    performance_ratio: "0.8000",
     estimated: false,
   });
-  t.match(await rows("SELECT month, days, production_kwh FROM serving.site_monthly WHERE site_id = $1", [site.id]), [
-    { days: "1", production_kwh: "20.000" },
-  ]);
+  t.match(
+    await rows(
+      "SELECT month, days, production_kwh, insolation_kwh_per_m2, performance_ratio FROM serving.site_monthly WHERE site_id = $1",
+      [site.id],
+    ),
+    [{ days: "1", production_kwh: "20.000", insolation_kwh_per_m2: "2.375", performance_ratio: "0.8000" }],
+  );
+  const [quarter] = await rows(
+    "SELECT avg_w, samples FROM curated.fact_power_15min WHERE point = 'irradiance_poa' AND interval_start = $1",
+    [new Date(DAY + 40 * Q)],
+  );
+  t.same(quarter, { avg_w: 250, samples: 1 }, "irradiance aggregated per quarter like power");
   t.match(await rows("SELECT kind, kwp_share FROM curated.dim_device WHERE site_id = $1 ORDER BY kind", [site.id]), [
     { kind: "inverter", kwp_share: "10.000" },
     { kind: "meter", kwp_share: null },
+    { kind: "other", kwp_share: null },
   ]);
 });
 

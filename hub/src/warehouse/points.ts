@@ -8,7 +8,7 @@ import type { Queryable } from "../db/queryable.js";
 export interface WarehousePoint {
   point: string;
   unit: string;
-  kind: "counter" | "power" | "gauge";
+  kind: "counter" | "power" | "irradiance" | "gauge";
   description: string | null;
 }
 
@@ -20,8 +20,8 @@ const ENERGY_LEVELS = new Set(["energy_capacity", "energy_available"]);
 
 /**
  * The points of every nature (firmware-config/natures/*.yaml) with their units: `energy_*` in Wh
- * are counters (but for the levels above), points in W are power, the rest gauges. A point two
- * natures share must have one unit.
+ * are counters (but for the levels above), points in W are power, in W/m² irradiance, the rest
+ * gauges. A point two natures share must have one unit.
  */
 export function naturePoints(dir = naturesDir): WarehousePoint[] {
   if (dir !== naturesDir) return readNaturePoints(dir);
@@ -47,7 +47,9 @@ function readNaturePoints(dir: string): WarehousePoint[] {
           ? "counter"
           : unit === "W"
             ? "power"
-            : "gauge";
+            : unit === "W/m2"
+              ? "irradiance"
+              : "gauge";
       const known = byPoint.get(point);
       if (known && known.unit !== unit) {
         throw new Error(`natures: point ${point} has unit ${known.unit} and ${unit} (${file})`);

@@ -1,6 +1,7 @@
 /**
  * `curated.fact_power_15min`: average, minimum, maximum and count of the usable samples of each
- * power series (points of kind `power`, W) per UTC quarter-hour. Every quarter that holds a
+ * power series (points of kind `power`, W) and irradiance series (kind `irradiance`, W/m²: the
+ * columns are in the point's unit) per UTC quarter-hour. Every quarter that holds a
  * changed reading is aggregated again from all its samples and upserted, writing only rows that
  * differ (a quarter whose samples all became unusable loses its row).
  */
@@ -14,7 +15,7 @@ export function powerSql(changed: ChangedQuartersSql): string {
 WITH q AS (
   SELECT ch.series_id, s.edge_id, s.device_id, s.point, ch.s
   FROM (${changed}) ch JOIN raw.series s ON s.series_id = ch.series_id
-  JOIN staging.points p ON p.point = s.point AND p.kind = 'power'
+  JOIN staging.points p ON p.point = s.point AND p.kind IN ('power', 'irradiance')
 ),
 agg AS (
   SELECT q.series_id, q.edge_id, q.device_id, q.point, q.s AS interval_start, x.avg_w, x.min_w, x.max_w, x.samples
