@@ -225,8 +225,10 @@ export class Coordinator {
     try {
       if (!this.lockClient) await this.takeLivenessLock();
       if (this.stopped) return;
+      // claimed a few at a time while busy (one claim statement per saga would cost as much as
+      // a step), one at a time when idle
       const free = this.concurrency - this.running.size;
-      if (free > 0) {
+      if (free >= Math.min(CLAIM_BATCH, this.concurrency) || (free > 0 && this.running.size === 0)) {
         const rows = await claimSagas(this.pool, this.processId, this.leaseMs, free, [...this.definitions.keys()]);
         claimed = rows.length;
         for (const row of rows) {
@@ -448,7 +450,7 @@ export class Coordinator {
    * at all (a failing statement skips the rest of its text, and the transaction is rolled back).
    * The same text opens the next step's transaction when `work` names one: it is handed back
    * (`carried`) with its connection, for the next call. Round trips per step: the opening (BEGIN,
-   * the audit context, the idle timeout, the lock and the values the check compares, in one
+   * the audit context, the lock and the values the check compares, in one
    * simple-protocol text) unless it was carried, the step's own statements, and the record with
    * the commit (and the next opening).
    */
@@ -471,7 +473,11 @@ export class Coordinator {
     client.on("error", onError);
     try {
       if (!prepared.has(client)) {
-        await client.query(STEP_STATEMENTS);
+        // a step transaction of a process that stopped answering ends after the lease: set once for
+        // the connection (the coordinator's pool is its own), not in every step
+        await client.query(
+          `${STEP_STATEMENTS}; SET idle_in_transaction_session_timeout = ${Math.max(1000, this.leaseMs)}`,
+        );
         prepared.add(client);
       }
       const now = carried ? carried.lock : lockRowOf(await client.query(this.openingSql(client, saga, step, phase)));
@@ -544,10 +550,7 @@ export class Coordinator {
       requestId: saga.id,
       tags: ["saga", saga.type, step.name, phase],
     };
-    return (
-      `${beginWithAuditContextSql(client, audit)}; SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1000, this.leaseMs)}; ` +
-      execute(client, "saga_step_lock", [saga.id])
-    );
+    return `${beginWithAuditContextSql(client, audit)}; ${execute(client, "saga_step_lock", [saga.id])}`;
   }
 
   /**
@@ -732,6 +735,9 @@ function execute(client: pg.ClientBase, name: string, params: readonly unknown[]
 
 /** Pooled clients that carry the coordinator's error listener already. */
 const guarded = new WeakSet<pg.PoolClient>();
+
+/** Free slots a busy coordinator waits for before it claims again. */
+const CLAIM_BATCH = 4;
 
 /** Thrown inside a step when the saga is no longer this process's (another claimed it). */
 const LOST = Symbol("lost");
