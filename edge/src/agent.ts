@@ -8,6 +8,9 @@ import type { DeviceState } from "./acquisition/device-poller.js";
 import { CommitBatcher } from "./buffer/commit-batcher.js";
 import { type BufferStats, type NewReading, ReadingBuffer } from "./buffer/reading-buffer.js";
 import { systemClockSync } from "./clock.js";
+import { CommandExecutor } from "./commands/executor.js";
+import { type HubLimit, HubLimits, type LimitConflict, restoreHubLimits } from "./commands/limits.js";
+import { CommandStore, type StoredCommand } from "./commands/store.js";
 import { ConfigStore } from "./config/config-store.js";
 import type { LoadedSite } from "./config/load-site.js";
 import type { AppliedChange, ConfigVersionInfo, EdgeHttpDeps } from "./http/deps.js";
@@ -17,6 +20,7 @@ import { createEdgeMetrics } from "./metrics.js";
 import { type EdgeFlowApi, FlowApi } from "./node-red/flow-api.js";
 import { type EmbeddedNodeRed, startNodeRed } from "./node-red/runtime.js";
 import { emptySite, SiteRuntime } from "./site-runtime.js";
+import { CommandChannel } from "./sync/command-channel.js";
 import type { ForwarderOptions } from "./sync/forwarder.js";
 import { HubLink, type SyncStatus } from "./sync/hub-link.js";
 import { DeviceInventory, inventoryOf } from "./sync/inventory.js";
@@ -121,6 +125,11 @@ export interface EdgeStatus {
   sync: SyncStatus;
   /** The newest 50 gap records, newest first. */
   gaps: GapStatus[];
+  /**
+   * Commands from the hub: the newest 20 with their outcome, the power limits the hub holds on
+   * inverters (ceilings for flows), and the newest writes that met them.
+   */
+  commands: { recent: StoredCommand[]; hubLimits: HubLimit[]; conflicts: LimitConflict[] };
 }
 
 const GAP_REASONS: Partial<Record<GapReason, string>> = {
@@ -184,7 +193,24 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     forget: (device) => live.forget(device),
     onInventoryChange: () => inventory.changed(),
   });
-  const flowApi = new FlowApi({ log: log.child({ component: "node-red" }), runtime, commit, clockSynced });
+  // the hub's power limits hold as ceilings for flows (commands/limits.ts)
+  const hubLimits = new HubLimits();
+  const flowApi = new FlowApi({ log: log.child({ component: "node-red" }), runtime, commit, clockSynced, hubLimits });
+  const commandStore = CommandStore.open(join(options.dataDir, "commands.sqlite"));
+  restoreHubLimits(commandStore, hubLimits);
+  const commandLog = log.child({ component: "commands" });
+  const commands = new CommandChannel({
+    store: commandStore,
+    executor: new CommandExecutor({
+      devices: () => flowApi.devices(),
+      write: (device, point, value, writeOptions) => flowApi.write(device, point, value, writeOptions),
+      status: () => status(),
+      limits: hubLimits,
+      log: commandLog,
+    }),
+    edgeId: () => buffer.edgeId,
+    log: commandLog,
+  });
   batcher.onCommitted = (readings, firstSeq) => flowApi.committed(readings, firstSeq);
   const hubUrlOf = (site: LoadedSite | null) => options.hubUrl ?? site?.config.hub?.url ?? null;
   const link = new HubLink({
@@ -199,6 +225,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     tlsProblem: probed.problem,
     insecureDev: options.insecureDev,
     inventory,
+    commands,
     tuning: options.sync,
   });
 
@@ -253,6 +280,11 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
         lastSeq: g.lastSeq,
         count: g.count,
       })),
+      commands: {
+        recent: commandStore.recent(20),
+        hubLimits: hubLimits.active(),
+        conflicts: hubLimits.recentConflicts(),
+      },
     };
   };
   metrics.observeBuffer(() => buffer.stats());
@@ -351,6 +383,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
       batcher.flush();
       await link.stop();
       await http.close();
+      commandStore.close();
       buffer.close();
       log.info("edge agent stopped");
     },

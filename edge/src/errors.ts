@@ -43,6 +43,14 @@ export const EDGE_ERRORS = {
     retryable: false,
     text: "write refused before it was sent (point not writable, value out of bounds, unsafe or not encodable)",
   },
+  EDGE_ERR_COMMAND_REFUSED: {
+    retryable: false,
+    text: "a hub command was refused before anything was done (another edge's, an unknown action or device, no inverter, a value out of the profile's bounds)",
+  },
+  EDGE_ERR_COMMAND_EXPIRED: {
+    retryable: false,
+    text: "a hub command arrived after its not-after time and was not executed",
+  },
   EDGE_ERR_WRITE_VERIFY: { retryable: true, text: "the value read back after a write differs from the value written" },
   EDGE_ERR_PUBLISH_REFUSED: {
     retryable: false,
@@ -128,7 +136,8 @@ export type WriteRefusal =
   | "above-max"
   | "refused-value"
   | "out-of-range"
-  | "not-implemented";
+  | "not-implemented"
+  | "limited-by-hub";
 
 /** A write refused before anything was sent (`EDGE_ERR_WRITE_REFUSED`, not retryable). */
 export class WriteRefusedError extends EdgeError {

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { approvalRoutes } from "./approvals/index.js";
 import { auditRoutes } from "./audit/index.js";
 import { type AuthPluginOptions, authPlugin } from "./auth/index.js";
+import { commandRoutes } from "./commands/routes.js";
 import { DeadLetterQueue, deadLetterRoutes, observeDeadLetters } from "./dead-letters/index.js";
 import { erpRoutes } from "./erp/index.js";
 import { deviceInventoryRoutes } from "./ingest/device-routes.js";
@@ -106,6 +107,7 @@ export async function buildHubHttp(deps: HubHttpDeps) {
   await app.register(approvalRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(retentionRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(sagaRoutes, { prefix: "/api/v1", pool: deps.pool, definitions: deps.sagas });
+  await app.register(commandRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(warehouseRoutes, { prefix: "/api/v1", pool: deps.pool });
   return app;
 }

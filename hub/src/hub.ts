@@ -2,6 +2,8 @@ import { ServerCredentials } from "@grpc/grpc-js";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { expireApprovals } from "./approvals/index.js";
+import { CommandDispatcher } from "./commands/dispatcher.js";
+import { expireUndelivered } from "./commands/repository.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 import { migrate } from "./db/migrate.js";
 import { openPool } from "./db/pool.js";
@@ -194,6 +196,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         if (pruned.runs + pruned.qualityResults + pruned.lineageEvents > 0) {
           log.info({ ...pruned, keepDays }, "warehouse history older than its keeping pruned");
         }
+        const expired = await maintenancePolicy.execute(() => expireUndelivered(runtime));
+        if (expired > 0) log.info({ expired }, "commands never delivered a week past their not-after time expired");
         // once per Berlin calendar day, on one hub of those sharing the database
         await maintenancePolicy.execute(() =>
           runScheduledRetention(owner, { log: log.child({ component: "retention" }) }),
@@ -213,6 +217,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     });
     const deadLetters = new DeadLetterQueue(runtime, log.child({ component: "dlq" }));
     registerSyncRedrive(deadLetters, store);
+    // commands to the edges connected to this process, over their sync sessions
+    const commands = new CommandDispatcher(runtime, {
+      log: log.child({ component: "commands" }),
+      registry: metrics.registry,
+    });
     const sync = await startSyncServer(
       {
         store,
@@ -222,6 +231,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         deadLetters,
         pool: runtime,
         inventory: new DeviceInventoryStore(runtime),
+        commands,
         // service tickets for faults and recoveries, beside the caller's own handler
         onDeviceStates: async (changes) => {
           await Promise.all([
@@ -309,6 +319,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
           }, warehouseMs)
         : undefined;
     warehouse?.unref();
+    commands.start();
     log.info({ http: `http://${host}:${httpPort}`, grpcPort: sync.port }, "hub started");
     return {
       httpUrl: `http://${host}:${httpPort}`,
@@ -326,6 +337,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         closing = true;
         await coordinatorStarted;
         await coordinator?.stop();
+        await commands.stop();
         await sync.close();
         await http.close();
         for (const pool of pools) await pool.end();

@@ -484,14 +484,19 @@ t.test("listing: newest first, by status and operation, what I may decide, in pa
   t.ok(openapi.paths["/api/v1/invoices/{id}/cancel"]?.post?.responses?.["202"]);
 });
 
-t.test("an operation without executor (edge power limit) stays approved until it is carried out", async (t) => {
+t.test("an operation without executor stays approved until it is carried out", async (t) => {
+  // a policy of its own: every shipped operation has its executor (the edge power limit queues its command)
+  await pool.query(
+    `INSERT INTO ops.approval_policies (operation, description, trigger_kind, approver_roles)
+     VALUES ('test.manual_step', 'Carried out by hand', 'always', ARRAY['admin'])`,
+  );
   const admin2 = await secondUser("admin");
   const admin: Principal = { id: platform.userId("admin"), kind: "user", name: "admin@example.com", roles: ["admin"] };
   const inTx = <T>(principal: Principal, work: (tx: Parameters<typeof requestApproval>[0]) => Promise<T>) =>
     inAuditedTransaction(pool, { actorId: principal.id, actorName: principal.name }, work);
   const request = await inTx(admin, (tx) =>
     requestApproval(tx, {
-      operation: "edge.power_limit",
+      operation: "test.manual_step",
       subject: { entity: "edges", id: "edge-1" },
       payload: { limitWatts: 7_000 },
       facts: {},

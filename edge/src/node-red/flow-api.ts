@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import type { DeviceState } from "../acquisition/device-poller.js";
 import { PointWriter, type WriteResult } from "../acquisition/writes.js";
 import type { NewReading } from "../buffer/types.js";
+import type { HubLimits } from "../commands/limits.js";
 import { EdgeError, WriteRefusedError } from "../errors.js";
 import type { SiteRuntime } from "../site-runtime.js";
 
@@ -135,6 +136,8 @@ export interface FlowApiDeps {
   now?: () => number;
   /** How often device states are compared for changes while someone listens (ms). */
   statePollMs?: number;
+  /** The power limits the hub holds: a write may not lift them (see commands/limits.ts). */
+  hubLimits?: HubLimits;
 }
 
 type Device = ReturnType<SiteRuntime["devices"]>[number];
@@ -280,7 +283,21 @@ export class FlowApi implements EdgeFlowApi {
       });
       this.writers.set(poller, writer);
     }
-    this.log.debug({ device: deviceId, point, value, source: options.source }, "flow writes a point");
+    const source = options.source ?? "flow";
+    const held = source.startsWith("hub-command:")
+      ? undefined
+      : this.deps.hubLimits?.breaks(deviceId, point, value, source);
+    if (held) {
+      this.log.warn(
+        { device: deviceId, point, value, source, limitPct: held.limitPct, commandId: held.commandId },
+        "a write would lift the hub's power limit: refused",
+      );
+      throw new WriteRefusedError(
+        "limited-by-hub",
+        `${deviceId}/${point}: ${value} would lift the hub's power limit of ${held.limitPct} % (command ${held.commandId}); lower limits are allowed`,
+      );
+    }
+    this.log.debug({ device: deviceId, point, value, source }, "flow writes a point");
     return writer.write(point, value);
   }
 

@@ -12,6 +12,7 @@ import { Backoff } from "../backoff.js";
 import type { ReadingBuffer } from "../buffer/reading-buffer.js";
 import { EdgeError } from "../errors.js";
 import type { EdgeMetrics } from "../metrics.js";
+import type { CommandChannel } from "./command-channel.js";
 import type { DeviceInventory } from "./inventory.js";
 
 /** The two upload streams of a session. */
@@ -49,6 +50,8 @@ export interface ForwarderOptions {
    */
   inventory?: DeviceInventory;
   inventoryDebounceMs?: number;
+  /** The hub's command channel, opened in every session beside the lanes. Unset: none. */
+  commands?: CommandChannel;
 }
 
 /** What the status page shows about the link to the hub. */
@@ -228,6 +231,7 @@ export class Forwarder {
       this.session = session;
       this.reportGaps(client, session);
       this.reportDevices(client, session);
+      this.options.commands?.attach(client, session);
       const lanes = [this.lane(client, session, "live", liveFrom - 1, Number.POSITIVE_INFINITY)];
       if (backlog) {
         lanes.push(

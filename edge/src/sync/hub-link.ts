@@ -4,6 +4,7 @@ import type { ReadingBuffer } from "../buffer/reading-buffer.js";
 import { EdgeError } from "../errors.js";
 import type { TlsState } from "../http/deps.js";
 import type { EdgeMetrics } from "../metrics.js";
+import type { CommandChannel } from "./command-channel.js";
 import { Forwarder, type ForwarderOptions, initialSyncState, type SyncState } from "./forwarder.js";
 import type { DeviceInventory } from "./inventory.js";
 import { checkEdgeTlsBundle, type EdgeTls, type EdgeTlsBundle, installEdgeTls } from "./tls.js";
@@ -38,6 +39,8 @@ export interface HubLinkOptions {
   insecureDev: boolean;
   /** The device inventory reported to the hub in every session and on every change. */
   inventory?: DeviceInventory;
+  /** The hub's command channel (opened in every session). */
+  commands?: CommandChannel;
   tuning?: Pick<
     ForwarderOptions,
     "batch" | "window" | "ackTimeoutMs" | "backoff" | "compression" | "inventoryDebounceMs"
@@ -88,6 +91,7 @@ export class HubLink {
       clockSynced: this.options.clockSynced,
       onAck: (_lane, _latencyMs, readings) => this.noteAck(readings),
       inventory: this.options.inventory,
+      commands: this.options.commands,
       ...this.options.tuning,
     });
     this.forwarder.start();

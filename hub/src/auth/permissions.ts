@@ -9,8 +9,8 @@ export type Grant = Permission | "*";
 /**
  * What each role may do — the one table every route's `config.permission` is checked against.
  * Areas: customers, sites, projects, tickets, inventory, time (bookings), billing, telemetry,
- * warehouse, users (accounts of others), audit, dlq, sagas, approvals (`decide`: which requests, the policies' approver
- * roles say); `account:self` is the caller's own account
+ * warehouse, users (accounts of others), audit, dlq, sagas, commands (to edges), approvals (`decide`: which requests,
+ * the policies' approver roles say); `account:self` is the caller's own account
  * (logout, password, own API tokens), which every role has — also the otherwise read-only auditor.
  */
 export const ROLE_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
@@ -26,6 +26,7 @@ export const ROLE_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     "billing:read",
     "telemetry:read",
     "sagas:read",
+    "commands:read",
   ],
   project_manager: [
     "account:self",
@@ -39,6 +40,7 @@ export const ROLE_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     "telemetry:read",
     "approvals:*",
     "sagas:*",
+    "commands:*",
   ],
   technician: [
     "account:self",
@@ -50,6 +52,7 @@ export const ROLE_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     "time:read",
     "time:write",
     "telemetry:read",
+    "commands:*",
   ],
   accountant: [
     "account:self",

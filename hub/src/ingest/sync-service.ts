@@ -11,6 +11,8 @@ import {
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
   type BatchColumns,
+  type CommandsRequest,
+  type CommandsResponse,
   decodeBatchColumns,
   EdgeSyncServiceService,
   type HelloRequest,
@@ -25,6 +27,7 @@ import {
 } from "@steinmetz/proto";
 import type pg from "pg";
 import type { Logger } from "pino";
+import type { CommandDispatcher, CommandStream } from "../commands/dispatcher.js";
 import type { DeadLetterQueue, DeadLetterSink } from "../dead-letters/index.js";
 import { hubError } from "../errors.js";
 import type { HubMetrics } from "../metrics.js";
@@ -63,6 +66,8 @@ export interface SyncServiceDeps {
    * called when none changed. The edge's answer does not wait for it; a rejection is logged.
    */
   onDeviceStates?: (changes: DeviceStateChange[]) => Promise<void>;
+  /** Sends commands to connected edges and records their reports; without it Commands is UNIMPLEMENTED. */
+  commands?: CommandDispatcher;
 }
 
 /** A listening gRPC server. */
@@ -376,9 +381,65 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: InFlight) {
     );
   };
 
+  /**
+   * The command channel of a session: the dispatcher writes the edge's commands to it, and each
+   * report the edge sends is applied in order. Ends with the session (and at shutdown).
+   */
+  const commands: handleBidiStreamingCall<CommandsRequest, CommandsResponse> = (call) => {
+    const edgeId = String(call.metadata.get("edge-id")[0] ?? "");
+    const refused = refuse(call, edgeId);
+    if (refused) {
+      call.emit("error", refused);
+      return;
+    }
+    const dispatcher = deps.commands;
+    if (!dispatcher) {
+      call.emit("error", grpcError(status.UNIMPLEMENTED, "this hub sends no commands"));
+      return;
+    }
+    let ended = false;
+    const end = (err: ServerErrorResponse) => {
+      if (ended) return;
+      ended = true;
+      if (!call.destroyed) call.emit("error", err);
+    };
+    const stream: CommandStream = {
+      edgeId,
+      write: (message) => {
+        if (!ended && !call.destroyed) call.write(message);
+      },
+      fail: (details) => end(grpcError(status.INVALID_ARGUMENT, details)),
+    };
+    const close = dispatcher.open(stream);
+    inflight.streams.add(end);
+    const forget = () => {
+      ended = true;
+      close();
+      inflight.streams.delete(end);
+    };
+    for (const event of ["close", "finish", "cancelled", "error"]) call.once(event, forget);
+    let chain: Promise<void> = Promise.resolve();
+    call.on("data", (request: CommandsRequest) => {
+      chain = chain
+        .then(() => dispatcher.report(stream, request))
+        .catch((err) =>
+          log.error({ err, edgeId }, "command report not stored; the edge repeats it when the command is sent again"),
+        );
+    });
+    call.on("end", () => {
+      void chain.then(() => {
+        if (!call.destroyed) call.end();
+      });
+    });
+    call.on("error", (err) => {
+      if (!call.cancelled) log.debug({ err, edgeId }, "command stream error");
+    });
+  };
+
   return {
     hello: observed("Hello", hello),
     upload,
+    commands,
     reportGaps: observed("ReportGaps", reportGaps),
     reportDevices: observed("ReportDevices", reportDevices),
   };

@@ -25,6 +25,71 @@ export const protobufPackage = "steinmetz.sync.v1";
 
 export const protobufFileName = "steinmetz/sync/v1/sync.proto";
 
+/** Where a command stands at the edge. */
+export enum CommandState {
+  COMMAND_STATE_UNSPECIFIED = 0,
+  /** COMMAND_STATE_RECEIVED - The edge stored the command; it runs it next. */
+  COMMAND_STATE_RECEIVED = 1,
+  COMMAND_STATE_SUCCEEDED = 2,
+  /** COMMAND_STATE_FAILED - Executing it failed (a device did not answer, a read-back did not match). */
+  COMMAND_STATE_FAILED = 3,
+  /** COMMAND_STATE_EXPIRED - It arrived after its not_after time and was not executed. */
+  COMMAND_STATE_EXPIRED = 4,
+  /**
+   * COMMAND_STATE_REJECTED - The edge refused it before doing anything (a value out of the profile's
+   * bounds, an unknown device, another edge's command).
+   */
+  COMMAND_STATE_REJECTED = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function commandStateFromJSON(object: any): CommandState {
+  switch (object) {
+    case 0:
+    case "COMMAND_STATE_UNSPECIFIED":
+      return CommandState.COMMAND_STATE_UNSPECIFIED;
+    case 1:
+    case "COMMAND_STATE_RECEIVED":
+      return CommandState.COMMAND_STATE_RECEIVED;
+    case 2:
+    case "COMMAND_STATE_SUCCEEDED":
+      return CommandState.COMMAND_STATE_SUCCEEDED;
+    case 3:
+    case "COMMAND_STATE_FAILED":
+      return CommandState.COMMAND_STATE_FAILED;
+    case 4:
+    case "COMMAND_STATE_EXPIRED":
+      return CommandState.COMMAND_STATE_EXPIRED;
+    case 5:
+    case "COMMAND_STATE_REJECTED":
+      return CommandState.COMMAND_STATE_REJECTED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CommandState.UNRECOGNIZED;
+  }
+}
+
+export function commandStateToJSON(object: CommandState): string {
+  switch (object) {
+    case CommandState.COMMAND_STATE_UNSPECIFIED:
+      return "COMMAND_STATE_UNSPECIFIED";
+    case CommandState.COMMAND_STATE_RECEIVED:
+      return "COMMAND_STATE_RECEIVED";
+    case CommandState.COMMAND_STATE_SUCCEEDED:
+      return "COMMAND_STATE_SUCCEEDED";
+    case CommandState.COMMAND_STATE_FAILED:
+      return "COMMAND_STATE_FAILED";
+    case CommandState.COMMAND_STATE_EXPIRED:
+      return "COMMAND_STATE_EXPIRED";
+    case CommandState.COMMAND_STATE_REJECTED:
+      return "COMMAND_STATE_REJECTED";
+    case CommandState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Why an edge gave up readings. */
 export enum GapReason {
   GAP_REASON_UNSPECIFIED = 0,
@@ -198,6 +263,72 @@ export function deviceStateToJSON(object: DeviceState): string {
     default:
       return "UNRECOGNIZED";
   }
+}
+
+/** CommandsRequest carries the edge's report on one command. */
+export interface CommandsRequest {
+  report: CommandReport | undefined;
+}
+
+/** CommandsResponse carries one command for the edge. */
+export interface CommandsResponse {
+  command: Command | undefined;
+}
+
+/** Command is one thing the hub asks the edge to do. */
+export interface Command {
+  /** The command's id (a UUID), unique across all edges. */
+  commandId: string;
+  /** The edge the command is for; an edge refuses (REJECTED) a command for another. */
+  edgeId: string;
+  /**
+   * After this time (ms since epoch, edge clock) the edge does not execute
+   * the command and reports it EXPIRED.
+   */
+  notAfterMs: number;
+  /** When the command was requested at the hub, ms since epoch. */
+  requestedMs: number;
+  powerLimit?: PowerLimit | undefined;
+  powerLimitRelease?: PowerLimitRelease | undefined;
+  diagnostics?: Diagnostics | undefined;
+}
+
+/** PowerLimit limits the active power of inverters (SunSpec WMaxLimPct). */
+export interface PowerLimit {
+  /** The devices to limit; empty: every inverter of the site. */
+  deviceIds: string[];
+  /** The limit in percent of each inverter's maximum active power. */
+  limitPct: number;
+  /**
+   * The inverter falls back to its default after this many seconds unless
+   * the limit is set again.
+   */
+  revertTimeoutS: number;
+}
+
+/** PowerLimitRelease lifts the power limit (100 %, limit disabled). */
+export interface PowerLimitRelease {
+  /** The devices; empty: every inverter of the site. */
+  deviceIds: string[];
+}
+
+/** Diagnostics asks for the edge's status (what its status API shows). */
+export interface Diagnostics {
+}
+
+/** CommandReport is the edge's word on one command. */
+export interface CommandReport {
+  commandId: string;
+  state: CommandState;
+  /** What happened or why not, in the edge's words (EDGE_ERR_* code first). */
+  detail: string;
+  /**
+   * The outcome as JSON (per device what was written and read back; the
+   * status for diagnostics); empty when there is none.
+   */
+  resultJson: string;
+  /** When the edge reached this state, edge wall-clock ms since epoch. */
+  atMs: number;
 }
 
 /** HelloRequest opens a sync session. */
@@ -385,6 +516,730 @@ export interface ReportDevicesResponse {
    */
   linked: number;
 }
+
+function createBaseCommandsRequest(): CommandsRequest {
+  return { report: undefined };
+}
+
+export const CommandsRequest: MessageFns<CommandsRequest> = {
+  encode(message: CommandsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.report !== undefined) {
+      CommandReport.encode(message.report, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommandsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommandsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.report = CommandReport.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommandsRequest {
+    return { report: isSet(object.report) ? CommandReport.fromJSON(object.report) : undefined };
+  },
+
+  toJSON(message: CommandsRequest): unknown {
+    const obj: any = {};
+    if (message.report !== undefined) {
+      obj.report = CommandReport.toJSON(message.report);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommandsRequest>, I>>(base?: I): CommandsRequest {
+    return CommandsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommandsRequest>, I>>(object: I): CommandsRequest {
+    const message = createBaseCommandsRequest();
+    message.report = (object.report !== undefined && object.report !== null)
+      ? CommandReport.fromPartial(object.report)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCommandsResponse(): CommandsResponse {
+  return { command: undefined };
+}
+
+export const CommandsResponse: MessageFns<CommandsResponse> = {
+  encode(message: CommandsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.command !== undefined) {
+      Command.encode(message.command, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommandsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommandsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.command = Command.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommandsResponse {
+    return { command: isSet(object.command) ? Command.fromJSON(object.command) : undefined };
+  },
+
+  toJSON(message: CommandsResponse): unknown {
+    const obj: any = {};
+    if (message.command !== undefined) {
+      obj.command = Command.toJSON(message.command);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommandsResponse>, I>>(base?: I): CommandsResponse {
+    return CommandsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommandsResponse>, I>>(object: I): CommandsResponse {
+    const message = createBaseCommandsResponse();
+    message.command = (object.command !== undefined && object.command !== null)
+      ? Command.fromPartial(object.command)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCommand(): Command {
+  return {
+    commandId: "",
+    edgeId: "",
+    notAfterMs: 0,
+    requestedMs: 0,
+    powerLimit: undefined,
+    powerLimitRelease: undefined,
+    diagnostics: undefined,
+  };
+}
+
+export const Command: MessageFns<Command> = {
+  encode(message: Command, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.commandId !== "") {
+      writer.uint32(10).string(message.commandId);
+    }
+    if (message.edgeId !== "") {
+      writer.uint32(18).string(message.edgeId);
+    }
+    if (message.notAfterMs !== 0) {
+      writer.uint32(24).int64(message.notAfterMs);
+    }
+    if (message.requestedMs !== 0) {
+      writer.uint32(32).int64(message.requestedMs);
+    }
+    if (message.powerLimit !== undefined) {
+      PowerLimit.encode(message.powerLimit, writer.uint32(82).fork()).join();
+    }
+    if (message.powerLimitRelease !== undefined) {
+      PowerLimitRelease.encode(message.powerLimitRelease, writer.uint32(90).fork()).join();
+    }
+    if (message.diagnostics !== undefined) {
+      Diagnostics.encode(message.diagnostics, writer.uint32(98).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Command {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.edgeId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.notAfterMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.requestedMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.powerLimit = PowerLimit.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.powerLimitRelease = PowerLimitRelease.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.diagnostics = Diagnostics.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Command {
+    return {
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      edgeId: isSet(object.edgeId)
+        ? globalThis.String(object.edgeId)
+        : isSet(object.edge_id)
+        ? globalThis.String(object.edge_id)
+        : "",
+      notAfterMs: isSet(object.notAfterMs)
+        ? globalThis.Number(object.notAfterMs)
+        : isSet(object.not_after_ms)
+        ? globalThis.Number(object.not_after_ms)
+        : 0,
+      requestedMs: isSet(object.requestedMs)
+        ? globalThis.Number(object.requestedMs)
+        : isSet(object.requested_ms)
+        ? globalThis.Number(object.requested_ms)
+        : 0,
+      powerLimit: isSet(object.powerLimit)
+        ? PowerLimit.fromJSON(object.powerLimit)
+        : isSet(object.power_limit)
+        ? PowerLimit.fromJSON(object.power_limit)
+        : undefined,
+      powerLimitRelease: isSet(object.powerLimitRelease)
+        ? PowerLimitRelease.fromJSON(object.powerLimitRelease)
+        : isSet(object.power_limit_release)
+        ? PowerLimitRelease.fromJSON(object.power_limit_release)
+        : undefined,
+      diagnostics: isSet(object.diagnostics) ? Diagnostics.fromJSON(object.diagnostics) : undefined,
+    };
+  },
+
+  toJSON(message: Command): unknown {
+    const obj: any = {};
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.edgeId !== "") {
+      obj.edgeId = message.edgeId;
+    }
+    if (message.notAfterMs !== 0) {
+      obj.notAfterMs = Math.round(message.notAfterMs);
+    }
+    if (message.requestedMs !== 0) {
+      obj.requestedMs = Math.round(message.requestedMs);
+    }
+    if (message.powerLimit !== undefined) {
+      obj.powerLimit = PowerLimit.toJSON(message.powerLimit);
+    }
+    if (message.powerLimitRelease !== undefined) {
+      obj.powerLimitRelease = PowerLimitRelease.toJSON(message.powerLimitRelease);
+    }
+    if (message.diagnostics !== undefined) {
+      obj.diagnostics = Diagnostics.toJSON(message.diagnostics);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Command>, I>>(base?: I): Command {
+    return Command.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Command>, I>>(object: I): Command {
+    const message = createBaseCommand();
+    message.commandId = object.commandId ?? "";
+    message.edgeId = object.edgeId ?? "";
+    message.notAfterMs = object.notAfterMs ?? 0;
+    message.requestedMs = object.requestedMs ?? 0;
+    message.powerLimit = (object.powerLimit !== undefined && object.powerLimit !== null)
+      ? PowerLimit.fromPartial(object.powerLimit)
+      : undefined;
+    message.powerLimitRelease = (object.powerLimitRelease !== undefined && object.powerLimitRelease !== null)
+      ? PowerLimitRelease.fromPartial(object.powerLimitRelease)
+      : undefined;
+    message.diagnostics = (object.diagnostics !== undefined && object.diagnostics !== null)
+      ? Diagnostics.fromPartial(object.diagnostics)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePowerLimit(): PowerLimit {
+  return { deviceIds: [], limitPct: 0, revertTimeoutS: 0 };
+}
+
+export const PowerLimit: MessageFns<PowerLimit> = {
+  encode(message: PowerLimit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deviceIds) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.limitPct !== 0) {
+      writer.uint32(17).double(message.limitPct);
+    }
+    if (message.revertTimeoutS !== 0) {
+      writer.uint32(24).uint32(message.revertTimeoutS);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PowerLimit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePowerLimit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deviceIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.limitPct = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revertTimeoutS = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PowerLimit {
+    return {
+      deviceIds: globalThis.Array.isArray(object?.deviceIds)
+        ? object.deviceIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.device_ids)
+        ? object.device_ids.map((e: any) => globalThis.String(e))
+        : [],
+      limitPct: isSet(object.limitPct)
+        ? globalThis.Number(object.limitPct)
+        : isSet(object.limit_pct)
+        ? globalThis.Number(object.limit_pct)
+        : 0,
+      revertTimeoutS: isSet(object.revertTimeoutS)
+        ? globalThis.Number(object.revertTimeoutS)
+        : isSet(object.revert_timeout_s)
+        ? globalThis.Number(object.revert_timeout_s)
+        : 0,
+    };
+  },
+
+  toJSON(message: PowerLimit): unknown {
+    const obj: any = {};
+    if (message.deviceIds?.length) {
+      obj.deviceIds = message.deviceIds;
+    }
+    if (message.limitPct !== 0) {
+      obj.limitPct = floatToJson(message.limitPct);
+    }
+    if (message.revertTimeoutS !== 0) {
+      obj.revertTimeoutS = Math.round(message.revertTimeoutS);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PowerLimit>, I>>(base?: I): PowerLimit {
+    return PowerLimit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PowerLimit>, I>>(object: I): PowerLimit {
+    const message = createBasePowerLimit();
+    message.deviceIds = object.deviceIds?.map((e) => e) || [];
+    message.limitPct = object.limitPct ?? 0;
+    message.revertTimeoutS = object.revertTimeoutS ?? 0;
+    return message;
+  },
+};
+
+function createBasePowerLimitRelease(): PowerLimitRelease {
+  return { deviceIds: [] };
+}
+
+export const PowerLimitRelease: MessageFns<PowerLimitRelease> = {
+  encode(message: PowerLimitRelease, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deviceIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PowerLimitRelease {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePowerLimitRelease();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deviceIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PowerLimitRelease {
+    return {
+      deviceIds: globalThis.Array.isArray(object?.deviceIds)
+        ? object.deviceIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.device_ids)
+        ? object.device_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PowerLimitRelease): unknown {
+    const obj: any = {};
+    if (message.deviceIds?.length) {
+      obj.deviceIds = message.deviceIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PowerLimitRelease>, I>>(base?: I): PowerLimitRelease {
+    return PowerLimitRelease.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PowerLimitRelease>, I>>(object: I): PowerLimitRelease {
+    const message = createBasePowerLimitRelease();
+    message.deviceIds = object.deviceIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseDiagnostics(): Diagnostics {
+  return {};
+}
+
+export const Diagnostics: MessageFns<Diagnostics> = {
+  encode(_: Diagnostics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Diagnostics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiagnostics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): Diagnostics {
+    return {};
+  },
+
+  toJSON(_: Diagnostics): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Diagnostics>, I>>(base?: I): Diagnostics {
+    return Diagnostics.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Diagnostics>, I>>(_: I): Diagnostics {
+    const message = createBaseDiagnostics();
+    return message;
+  },
+};
+
+function createBaseCommandReport(): CommandReport {
+  return { commandId: "", state: 0, detail: "", resultJson: "", atMs: 0 };
+}
+
+export const CommandReport: MessageFns<CommandReport> = {
+  encode(message: CommandReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.commandId !== "") {
+      writer.uint32(10).string(message.commandId);
+    }
+    if (message.state !== 0) {
+      writer.uint32(16).int32(message.state);
+    }
+    if (message.detail !== "") {
+      writer.uint32(26).string(message.detail);
+    }
+    if (message.resultJson !== "") {
+      writer.uint32(34).string(message.resultJson);
+    }
+    if (message.atMs !== 0) {
+      writer.uint32(40).int64(message.atMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommandReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommandReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.resultJson = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.atMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommandReport {
+    return {
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      state: isSet(object.state) ? commandStateFromJSON(object.state) : 0,
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+      resultJson: isSet(object.resultJson)
+        ? globalThis.String(object.resultJson)
+        : isSet(object.result_json)
+        ? globalThis.String(object.result_json)
+        : "",
+      atMs: isSet(object.atMs)
+        ? globalThis.Number(object.atMs)
+        : isSet(object.at_ms)
+        ? globalThis.Number(object.at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: CommandReport): unknown {
+    const obj: any = {};
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.state !== 0) {
+      obj.state = commandStateToJSON(message.state);
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    if (message.resultJson !== "") {
+      obj.resultJson = message.resultJson;
+    }
+    if (message.atMs !== 0) {
+      obj.atMs = Math.round(message.atMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommandReport>, I>>(base?: I): CommandReport {
+    return CommandReport.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommandReport>, I>>(object: I): CommandReport {
+    const message = createBaseCommandReport();
+    message.commandId = object.commandId ?? "";
+    message.state = object.state ?? 0;
+    message.detail = object.detail ?? "";
+    message.resultJson = object.resultJson ?? "";
+    message.atMs = object.atMs ?? 0;
+    return message;
+  },
+};
 
 function createBaseHelloRequest(): HelloRequest {
   return { edgeId: "", agentVersion: "", edgeTimeMs: 0, clockSynced: false, nextSeq: 0 };
@@ -2299,6 +3154,25 @@ export const EdgeSyncServiceService = {
       Buffer.from(ReportDevicesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReportDevicesResponse => ReportDevicesResponse.decode(value),
   },
+  /**
+   * Commands is the hub's command channel to the edge, open beside the
+   * uploads for the whole session (the edge id in the `edge-id` metadata, as
+   * for Upload). The hub sends every command of the edge that has not ended
+   * when the stream opens (so a command sent before a reconnect comes again)
+   * and each new one as it becomes due. The edge recognises a command by its
+   * id and runs it at most once: it answers RECEIVED once it has stored the
+   * command, then with exactly one outcome, and repeats both, unchanged,
+   * whenever the command is sent again.
+   */
+  commands: {
+    path: "/steinmetz.sync.v1.EdgeSyncService/Commands" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: CommandsRequest): Buffer => Buffer.from(CommandsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CommandsRequest => CommandsRequest.decode(value),
+    responseSerialize: (value: CommandsResponse): Buffer => Buffer.from(CommandsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandsResponse => CommandsResponse.decode(value),
+  },
 } as const;
 
 export interface EdgeSyncServiceServer extends UntypedServiceImplementation {
@@ -2326,6 +3200,17 @@ export interface EdgeSyncServiceServer extends UntypedServiceImplementation {
    * previous snapshot, so a device missing from it is no longer on the edge.
    */
   reportDevices: handleUnaryCall<ReportDevicesRequest, ReportDevicesResponse>;
+  /**
+   * Commands is the hub's command channel to the edge, open beside the
+   * uploads for the whole session (the edge id in the `edge-id` metadata, as
+   * for Upload). The hub sends every command of the edge that has not ended
+   * when the stream opens (so a command sent before a reconnect comes again)
+   * and each new one as it becomes due. The edge recognises a command by its
+   * id and runs it at most once: it answers RECEIVED once it has stored the
+   * command, then with exactly one outcome, and repeats both, unchanged,
+   * whenever the command is sent again.
+   */
+  commands: handleBidiStreamingCall<CommandsRequest, CommandsResponse>;
 }
 
 export interface EdgeSyncServiceClient extends Client {
@@ -2397,6 +3282,19 @@ export interface EdgeSyncServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReportDevicesResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Commands is the hub's command channel to the edge, open beside the
+   * uploads for the whole session (the edge id in the `edge-id` metadata, as
+   * for Upload). The hub sends every command of the edge that has not ended
+   * when the stream opens (so a command sent before a reconnect comes again)
+   * and each new one as it becomes due. The edge recognises a command by its
+   * id and runs it at most once: it answers RECEIVED once it has stored the
+   * command, then with exactly one outcome, and repeats both, unchanged,
+   * whenever the command is sent again.
+   */
+  commands(): ClientDuplexStream<CommandsRequest, CommandsResponse>;
+  commands(options: Partial<CallOptions>): ClientDuplexStream<CommandsRequest, CommandsResponse>;
+  commands(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<CommandsRequest, CommandsResponse>;
 }
 
 export const EdgeSyncServiceClient = makeGenericClientConstructor(
