@@ -205,6 +205,10 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
       devices: () => flowApi.devices(),
       write: (device, point, value, writeOptions) => flowApi.write(device, point, value, writeOptions),
       status: () => status(),
+      applyConfiguration: async (config, baseVersion, comment) => {
+        const { version, applied } = await store.apply(config, { baseVersion, author: "hub", comment });
+        return { version, applied };
+      },
       limits: hubLimits,
       log: commandLog,
     }),
@@ -226,6 +230,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     insecureDev: options.insecureDev,
     inventory,
     commands,
+    configVersion: () => store.current().version,
     tuning: options.sync,
   });
 

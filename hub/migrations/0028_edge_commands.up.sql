@@ -10,8 +10,9 @@
 CREATE TABLE ops.edge_commands (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   edge_id text NOT NULL CHECK (edge_id ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'),
-  type text NOT NULL CHECK (type IN ('power_limit', 'power_limit_release', 'diagnostics')),
-  -- what the edge is asked: {devices, limitPct, revertTimeoutS} for a power limit
+  type text NOT NULL CHECK (type IN ('power_limit', 'power_limit_release', 'diagnostics', 'apply_configuration')),
+  -- what the edge is asked: {devices, limitPct, revertTimeoutS} for a power limit, {yaml, baseVersion}
+  -- for a configuration
   payload jsonb NOT NULL DEFAULT '{}',
   state text NOT NULL
     CHECK (state IN ('pending_approval', 'queued', 'delivered', 'succeeded', 'failed', 'expired', 'rejected')),
@@ -77,8 +78,40 @@ END
 $$;
 CREATE TRIGGER edge_commands_transition BEFORE INSERT OR UPDATE ON ops.edge_commands
   FOR EACH ROW EXECUTE FUNCTION ops.edge_command_transition();
+-- The audit trail records commands without a pushed configuration's YAML (it may hold an MQTT
+-- broker's password, and the trail keeps forever): its SHA-256 and size stand for it.
+CREATE FUNCTION ops.log_edge_command_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  v_before jsonb;
+  v_after jsonb;
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN v_before := ops.edge_command_redacted(to_jsonb(OLD)); END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN v_after := ops.edge_command_redacted(to_jsonb(NEW)); END IF;
+  PERFORM audit.append(TG_TABLE_SCHEMA, TG_TABLE_NAME, coalesce(v_after, v_before) ->> 'id', TG_OP, v_before, v_after);
+  RETURN NULL;
+END
+$$;
+CREATE FUNCTION ops.edge_command_redacted(c jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN c #> '{payload,yaml}' IS NULL THEN c
+    ELSE jsonb_set(c, '{payload}', ((c -> 'payload') - 'yaml') || jsonb_build_object(
+      'yamlSha256', encode(sha256(convert_to(c #>> '{payload,yaml}', 'UTF8')), 'hex'),
+      'yamlBytes', octet_length(c #>> '{payload,yaml}'))) END
+$$;
 CREATE TRIGGER edge_commands_audit AFTER INSERT OR DELETE OR UPDATE OF state ON ops.edge_commands
-  FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+  FOR EACH ROW EXECUTE FUNCTION ops.log_edge_command_change();
+
+-- What each edge runs: the configuration version of its last hello, and the YAML when the hub
+-- pushed that version (an apply_configuration command that succeeded).
+CREATE TABLE ops.edge_configurations (
+  edge_id text PRIMARY KEY,
+  version bigint NOT NULL CHECK (version >= 0),
+  yaml text,
+  -- the command that brought this version, when the hub pushed it
+  command_id uuid REFERENCES ops.edge_commands,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
 
 -- An approval request of a command that is rejected or expires ends the command with it (an
 -- approval is carried out by the command domain's executor, which queues the command).

@@ -157,7 +157,7 @@ t.test("metrics: DLQ size, pool, idempotency, gRPC, breakers", async (t) => {
   t.match(text, /hub_circuit_breaker_state\{name="postgresql-maintenance"\} 0/);
   await new Promise((resolve) =>
     client.hello(
-      { edgeId: "edge-m", agentVersion: "t", edgeTimeMs: Date.now(), clockSynced: true, nextSeq: 1 },
+      { edgeId: "edge-m", agentVersion: "t", edgeTimeMs: Date.now(), clockSynced: true, nextSeq: 1, configVersion: 0 },
       resolve,
     ),
   );
@@ -212,7 +212,7 @@ t.test("spans: HTTP with the request id, SQL nested under it, gRPC calls", async
   t.equal(audit.rows[0]?.request_id, requestId, "and the audit record");
   await new Promise((resolve) =>
     client.hello(
-      { edgeId: "edge-t", agentVersion: "t", edgeTimeMs: Date.now(), clockSynced: true, nextSeq: 1 },
+      { edgeId: "edge-t", agentVersion: "t", edgeTimeMs: Date.now(), clockSynced: true, nextSeq: 1, configVersion: 0 },
       resolve,
     ),
   );

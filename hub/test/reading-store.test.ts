@@ -214,7 +214,7 @@ t.test("partitions are created ahead; retention detaches or drops old days", asy
 t.test("hub records clock offsets and flags skewed edges", async (t) => {
   const hello = (edgeId: string, edgeTimeMs: number) =>
     new Promise<void>((resolve, reject) =>
-      client.hello({ edgeId, agentVersion: "t", edgeTimeMs, clockSynced: false, nextSeq: 1 }, (err) =>
+      client.hello({ edgeId, agentVersion: "t", edgeTimeMs, clockSynced: false, nextSeq: 1, configVersion: 0 }, (err) =>
         err ? reject(err) : resolve(),
       ),
     );

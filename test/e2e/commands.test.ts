@@ -7,7 +7,8 @@
  * reports an expired one without touching the device; a command sent again after its report was
  * lost runs once. Out-of-bounds values and unknown devices are rejected with the edge's reason,
  * nothing written; a flow cannot lift the hub's limit; a report on another edge's command is
- * refused; diagnostics answer with the edge's status.
+ * refused; diagnostics answer with the edge's status; a configuration pushed from the hub applies
+ * without a restart, a stale or invalid one is rejected.
  */
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -262,6 +263,65 @@ t.test("a release, and diagnostics with the edge's status, need no approval for 
   const metrics = await (await fetch(`${hub.httpUrl}/metrics`)).text();
   t.match(metrics, /hub_edge_command_reports_total\{type="diagnostics",state="succeeded"\} 1/);
 });
+
+t.test(
+  "a configuration pushed from the hub: applied without a restart, in the edge's history; stale and invalid ones rejected",
+  async (t) => {
+    const known = await api("GET", `/edges/${EDGE}/configuration`, technician);
+    t.equal(known.status, 200);
+    const base = edge.deps.config.current();
+    t.equal(known.json.version, base.version, "the hub knows the version the edge runs (from its hello)");
+    const changed: Record<string, unknown> = {
+      ...(base.config as Record<string, unknown>),
+      site: { name: "Commands (vom Hub)" },
+    };
+    const yaml = (await import("yaml")).stringify(changed);
+    const push = (configuration: string, baseVersion: number) =>
+      api("POST", `/edges/${EDGE}/commands`, technician, { type: "apply_configuration", configuration, baseVersion });
+    const agentBefore = edge;
+    const pushed = await push(yaml, base.version);
+    t.equal(pushed.json.state, "queued", "no approval needed");
+    t.match(pushed.json.payload, { baseVersion: base.version, yamlSha256: /^[0-9a-f]{64}$/ }, "shown by its hash");
+    t.notOk("yaml" in (pushed.json.payload as object));
+    const done = await ended(pushed.json.id);
+    t.match(done, { state: "succeeded", detail: `configuration version ${base.version + 1} applied` });
+    t.equal(edge, agentBefore, "no restart");
+    t.equal(edge.status().site, "Commands (vom Hub)");
+    t.match(edge.deps.config.versions()[0], {
+      version: base.version + 1,
+      author: "hub",
+      comment: `hub command ${pushed.json.id}`,
+    });
+    t.match((await api("GET", `/edges/${EDGE}/configuration`, technician)).json, {
+      version: base.version + 1,
+      yaml,
+      commandId: pushed.json.id,
+    });
+    const stale = await push(yaml, base.version);
+    t.match(await ended(stale.json.id), { state: "rejected", detail: /EDGE_ERR_CONFIG_CONFLICT: .*version/ });
+    const invalid = (await import("yaml")).stringify({
+      ...changed,
+      devices: [{ ...(changed.devices as Record<string, unknown>[])[0], pollIntervalMs: "fast" }],
+    });
+    const refused = await push(invalid, base.version + 1);
+    t.match(await ended(refused.json.id), {
+      state: "rejected",
+      detail: /EDGE_ERR_CONFIG_INVALID: [\s\S]*\/devices\/0\/pollIntervalMs: must be integer/,
+    });
+    t.equal(edge.deps.config.current().version, base.version + 1, "nothing applied");
+    const owner = openPool({ connectionString: db.url, max: 1 }, log);
+    t.teardown(() => owner.end());
+    const trail = await owner.query(
+      "SELECT after FROM audit.records WHERE table_name = 'edge_commands' AND entity_id = $1",
+      [pushed.json.id],
+    );
+    t.ok(trail.rows.length > 0, "audited");
+    t.ok(
+      trail.rows.every((r) => r.after.payload.yamlSha256 && !("yaml" in r.after.payload)),
+      "the trail keeps the configuration's hash, not its text",
+    );
+  },
+);
 
 t.test("a report on another edge's command is refused and logged", async (t) => {
   const diag = await api("POST", `/edges/${EDGE}/commands`, technician, { type: "diagnostics" });

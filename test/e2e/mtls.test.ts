@@ -46,7 +46,7 @@ const hubUrl = `127.0.0.1:${hub.grpcPort}`;
 
 const hello = (client: EdgeSyncServiceClient, edgeId: string) =>
   new Promise<number>((resolve, reject) =>
-    client.hello({ edgeId, agentVersion: "t", edgeTimeMs: Date.now(), clockSynced: true, nextSeq: 1 }, (err, res) =>
+    client.hello({ edgeId, agentVersion: "t", edgeTimeMs: Date.now(), clockSynced: true, nextSeq: 1, configVersion: 0 }, (err, res) =>
       err ? reject(err) : resolve(res.committedSeq),
     ),
   );

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
+import { parse } from "yaml";
 import type { WriteResult } from "../acquisition/writes.js";
 import { EdgeError, WriteRefusedError } from "../errors.js";
 import type { FlowDevice } from "../node-red/flow-api.js";
@@ -10,7 +11,8 @@ import type { EdgeCommandState } from "./store.js";
 export type CommandAction =
   | { type: "power_limit"; devices: string[]; limitPct: number; revertTimeoutS: number }
   | { type: "power_limit_release"; devices: string[] }
-  | { type: "diagnostics" };
+  | { type: "diagnostics" }
+  | { type: "apply_configuration"; yaml: string; baseVersion: number };
 
 /** How running a command ended. */
 export interface CommandOutcome {
@@ -25,6 +27,15 @@ export interface CommandExecutorDeps {
   write(deviceId: string, point: string, value: number, options: { source: string }): Promise<WriteResult>;
   /** The edge's status document (diagnostics). */
   status(): unknown;
+  /**
+   * Checks and applies a site configuration like the file (the configuration store: history
+   * author "hub", without a restart); refuses one made to another version than the current.
+   */
+  applyConfiguration(
+    config: unknown,
+    baseVersion: number,
+    comment: string,
+  ): Promise<{ version: number; applied: unknown }>;
   limits: HubLimits;
   log: Logger;
   now?: () => number;
@@ -66,6 +77,7 @@ export class CommandExecutor {
     if (action.type === "diagnostics") {
       return { state: "succeeded", detail: "status reported", result: this.deps.status() };
     }
+    if (action.type === "apply_configuration") return this.configure(commandId, action.yaml, action.baseVersion);
     let targets = this.targets(action.devices);
     const waitUntil = Math.min(this.now() + DISCOVERY_WAIT_MS, notAfter);
     while (targets === NOT_READY && this.now() < waitUntil) {
@@ -135,6 +147,28 @@ export class CommandExecutor {
     }
     const what = release ? "power limit released" : `power limited to ${(action as { limitPct: number }).limitPct} %`;
     return { state: "succeeded", detail: `${what} on ${targets.map((d) => d.id).join(", ")}`, result: { written } };
+  }
+
+  /** A configuration from the hub: refused when it is no YAML, does not check, or is stale. */
+  private async configure(commandId: string, yaml: string, baseVersion: number): Promise<CommandOutcome> {
+    let config: unknown;
+    try {
+      config = parse(yaml);
+    } catch (err) {
+      return {
+        state: "rejected",
+        detail: `EDGE_ERR_CONFIG_INVALID: not YAML: ${(err as Error).message}`,
+        result: null,
+      };
+    }
+    try {
+      const applied = await this.deps.applyConfiguration(config, baseVersion, `hub command ${commandId}`);
+      return { state: "succeeded", detail: `configuration version ${applied.version} applied`, result: applied };
+    } catch (err) {
+      const code = err instanceof EdgeError ? err.code : "EDGE_ERR_INTERNAL";
+      const refusedHere = code === "EDGE_ERR_CONFIG_INVALID" || code === "EDGE_ERR_CONFIG_CONFLICT";
+      return { state: refusedHere ? "rejected" : "failed", detail: `${code}: ${(err as Error).message}`, result: null };
+    }
   }
 
   /** The inverters a command acts on, or why it cannot. */

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { status as grpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { type Command, CommandState, type CommandsResponse, type EdgeSyncServiceClient } from "@steinmetz/proto";
 import type { Logger } from "pino";
@@ -26,7 +27,22 @@ function actionOf(command: Command): CommandAction | string {
   }
   if (command.powerLimitRelease) return { type: "power_limit_release", devices: command.powerLimitRelease.deviceIds };
   if (command.diagnostics) return { type: "diagnostics" };
+  if (command.applyConfiguration) {
+    const { yaml, baseVersion } = command.applyConfiguration;
+    return { type: "apply_configuration", yaml, baseVersion };
+  }
   return "a command this edge does not know (a newer hub?)";
+}
+
+/** What the store (and the status API, and the log) keep of an action: a configuration by its hash and size. */
+function storedPayload(action: CommandAction): Record<string, unknown> {
+  if (action.type !== "apply_configuration") return { ...action };
+  const { yaml, ...rest } = action;
+  return {
+    ...rest,
+    yamlSha256: createHash("sha256").update(yaml, "utf8").digest("hex"),
+    yamlBytes: Buffer.byteLength(yaml),
+  };
 }
 
 /**
@@ -123,7 +139,7 @@ export class CommandChannel {
     store.receive({
       id: command.commandId,
       type,
-      payload: typeof action === "string" ? {} : { ...action },
+      payload: typeof action === "string" ? {} : storedPayload(action),
       notAfter: command.notAfterMs,
       receivedAt,
     });

@@ -50,6 +50,8 @@ export interface ForwarderOptions {
    */
   inventory?: DeviceInventory;
   inventoryDebounceMs?: number;
+  /** The version of the site configuration in force, told to the hub in every hello. */
+  configVersion?: () => number;
   /** The hub's command channel, opened in every session beside the lanes. Unset: none. */
   commands?: CommandChannel;
 }
@@ -209,6 +211,7 @@ export class Forwarder {
           edgeTimeMs: Date.now(),
           clockSynced: this.options.clockSynced(),
           nextSeq: buffer.stats().nextSeq,
+          configVersion: this.options.configVersion?.() ?? 0,
         },
         new Metadata(),
         { deadline: Date.now() + 5000 },

@@ -39,6 +39,8 @@ export interface HubLinkOptions {
   insecureDev: boolean;
   /** The device inventory reported to the hub in every session and on every change. */
   inventory?: DeviceInventory;
+  /** The version of the site configuration in force (told to the hub in every hello). */
+  configVersion?: () => number;
   /** The hub's command channel (opened in every session). */
   commands?: CommandChannel;
   tuning?: Pick<
@@ -92,6 +94,7 @@ export class HubLink {
       onAck: (_lane, _latencyMs, readings) => this.noteAck(readings),
       inventory: this.options.inventory,
       commands: this.options.commands,
+      configVersion: this.options.configVersion,
       ...this.options.tuning,
     });
     this.forwarder.start();

@@ -8,6 +8,7 @@ import {
   type EdgeCommand,
   type CommandState as HubState,
   openCommands,
+  recordConfigVersion,
 } from "./repository.js";
 
 /** One open Commands stream of an edge (what the gRPC handler gives the dispatcher). */
@@ -44,6 +45,10 @@ export function toWire(c: EdgeCommand): Command {
         : undefined,
     powerLimitRelease: c.type === "power_limit_release" ? { deviceIds: payload.devices ?? [] } : undefined,
     diagnostics: c.type === "diagnostics" ? {} : undefined,
+    applyConfiguration:
+      c.type === "apply_configuration"
+        ? { yaml: String(c.payload.yaml ?? ""), baseVersion: Number(c.payload.baseVersion ?? 0) }
+        : undefined,
   };
 }
 
@@ -160,6 +165,13 @@ export class CommandDispatcher {
       if (moved.after === "failed" || moved.after === "rejected") log.warn(fields, "edge command did not succeed");
       else log.info(fields, "edge command moved on");
     }
+  }
+
+  /** Notes the configuration version an edge's hello named (what it runs). */
+  noteConfigVersion(edgeId: string, version: number): void {
+    recordConfigVersion(this.pool, edgeId, version).catch((err) =>
+      this.options.log.warn({ err, edgeId }, "the edge's configuration version was not recorded"),
+    );
   }
 
   /** One delivery round: every open command of a connected edge not yet sent on its stream. */

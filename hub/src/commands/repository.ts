@@ -1,11 +1,11 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { requestApproval, requiresApproval } from "../approvals/service.js";
 import type { Queryable } from "../db/queryable.js";
 import { hubError } from "../errors.js";
 import type { Principal } from "../platform/principal.js";
 
 /** What the hub can ask an edge to do (`ops.edge_commands.type`). */
-export const COMMAND_TYPES = ["power_limit", "power_limit_release", "diagnostics"] as const;
+export const COMMAND_TYPES = ["power_limit", "power_limit_release", "diagnostics", "apply_configuration"] as const;
 export type CommandType = (typeof COMMAND_TYPES)[number];
 /** Where a command stands (migration 0028 has the transitions). */
 export const COMMAND_STATES = [
@@ -56,12 +56,23 @@ export interface EdgeCommand {
 const COLUMNS = `id, edge_id, type, payload, state, not_after, approval_id, requested_by, requested_by_name, detail,
   result, created_at, updated_at, ended_at, history`;
 
+/** A pushed configuration is shown by its hash and size (GET …/configuration has the YAML). */
+function redacted(payload: Record<string, unknown>): Record<string, unknown> {
+  if (typeof payload.yaml !== "string") return payload;
+  const { yaml, ...rest } = payload;
+  return {
+    ...rest,
+    yamlSha256: createHash("sha256").update(yaml, "utf8").digest("hex"),
+    yamlBytes: Buffer.byteLength(yaml),
+  };
+}
+
 const iso = (d: unknown) => (d instanceof Date ? d.toISOString() : d === null ? null : String(d));
-export const toCommand = (r: Record<string, unknown>): EdgeCommand => ({
+export const toCommand = (r: Record<string, unknown>, redact = true): EdgeCommand => ({
   id: r.id as string,
   edgeId: r.edge_id as string,
   type: r.type as CommandType,
-  payload: r.payload as Record<string, unknown>,
+  payload: redact ? redacted(r.payload as Record<string, unknown>) : (r.payload as Record<string, unknown>),
   state: r.state as CommandState,
   notAfter: iso(r.not_after) as string,
   approvalId: (r.approval_id as string | null) ?? null,
@@ -149,7 +160,7 @@ export async function listCommands(
      ORDER BY created_at DESC LIMIT $4`,
     [edgeId, query.state ?? null, query.before ?? null, query.limit],
   );
-  return rows.map(toCommand);
+  return rows.map((r) => toCommand(r));
 }
 
 /** One command; 404 when unknown. */
@@ -159,14 +170,14 @@ export async function getCommand(db: Queryable, id: string): Promise<EdgeCommand
   return toCommand(rows[0] as Record<string, unknown>);
 }
 
-/** The commands the edges in `edgeIds` are to get: queued or delivered, oldest first. */
+/** The commands the edges in `edgeIds` are to get: queued or delivered, oldest first, unredacted (for the wire). */
 export async function openCommands(db: Queryable, edgeIds: readonly string[]): Promise<EdgeCommand[]> {
   const { rows } = await db.query(
     `SELECT ${COLUMNS} FROM ops.edge_commands WHERE edge_id = ANY($1) AND state IN ('queued', 'delivered')
      ORDER BY created_at`,
     [edgeIds],
   );
-  return rows.map(toCommand);
+  return rows.map((r) => toCommand(r, false));
 }
 
 /**
@@ -190,7 +201,60 @@ export async function applyReport(
      SELECT cur.state AS before, coalesce((SELECT state FROM moved), cur.state) AS after, cur.type FROM cur`,
     [report.commandId, edgeId, report.state, report.detail, report.result === undefined ? null : report.result],
   );
-  return (rows[0] as { before: CommandState; after: CommandState; type: CommandType } | undefined) ?? null;
+  const moved = (rows[0] as { before: CommandState; after: CommandState; type: CommandType } | undefined) ?? null;
+  const version = (report.result as { version?: unknown } | null)?.version;
+  if (
+    moved?.type === "apply_configuration" &&
+    moved.after === "succeeded" &&
+    moved.before !== "succeeded" &&
+    typeof version === "number"
+  ) {
+    // the edge runs what the hub pushed: keep it with its version
+    await db.query(
+      `INSERT INTO ops.edge_configurations AS c (edge_id, version, yaml, command_id)
+       SELECT edge_id, $2, payload ->> 'yaml', id FROM ops.edge_commands WHERE id = $1
+       ON CONFLICT (edge_id) DO UPDATE SET version = excluded.version, yaml = excluded.yaml,
+         command_id = excluded.command_id, updated_at = now()`,
+      [report.commandId, version],
+    );
+  }
+  return moved;
+}
+
+/**
+ * Notes the configuration version an edge runs (from its hello); the YAML the hub knows for it
+ * stays only while the version is the one the hub pushed.
+ */
+export async function recordConfigVersion(db: Queryable, edgeId: string, version: number): Promise<void> {
+  await db.query(
+    `INSERT INTO ops.edge_configurations AS c (edge_id, version) VALUES ($1, $2)
+     ON CONFLICT (edge_id) DO UPDATE SET version = excluded.version,
+       yaml = CASE WHEN c.version = excluded.version THEN c.yaml END,
+       command_id = CASE WHEN c.version = excluded.version THEN c.command_id END,
+       updated_at = CASE WHEN c.version = excluded.version THEN c.updated_at ELSE now() END
+     WHERE c.version IS DISTINCT FROM excluded.version`,
+    [edgeId, version],
+  );
+}
+
+/** What an edge runs as far as the hub knows: its version and, when the hub pushed it, the YAML. */
+export async function edgeConfiguration(
+  db: Queryable,
+  edgeId: string,
+): Promise<{ version: number; yaml: string | null; commandId: string | null; updatedAt: string } | null> {
+  const { rows } = await db.query(
+    "SELECT version, yaml, command_id, updated_at FROM ops.edge_configurations WHERE edge_id = $1",
+    [edgeId],
+  );
+  const r = rows[0];
+  return r
+    ? {
+        version: Number(r.version),
+        yaml: r.yaml,
+        commandId: r.command_id,
+        updatedAt: (r.updated_at as Date).toISOString(),
+      }
+    : null;
 }
 
 /** Commands never delivered a week past their not-after time end `expired`; returns how many. */

@@ -2,13 +2,14 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type pg from "pg";
 import { registerApprovalExecutor } from "../approvals/service.js";
-import { fieldError } from "../errors.js";
+import { fieldError, hubError } from "../errors.js";
 import { txOf } from "../platform/idempotency.js";
 import type { Principal } from "../platform/principal.js";
 import {
   COMMAND_STATES,
   COMMAND_TYPES,
   createCommand,
+  edgeConfiguration,
   getCommand,
   listCommands,
   POWER_LIMIT_OPERATION,
@@ -57,6 +58,20 @@ const CreateBody = Type.Object(
           "power_limit: the inverter falls back to its default after this many seconds unless the limit is set again (the inverter's profile may allow less)",
       }),
     ),
+    configuration: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 262_144,
+        description: "apply_configuration: the site configuration as YAML (the edge's file format)",
+      }),
+    ),
+    baseVersion: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          "apply_configuration: the edge's configuration version the change was made to (GET …/configuration); the edge refuses it when it runs another",
+      }),
+    ),
     ttlSeconds: Type.Integer({
       minimum: 10,
       maximum: 30 * 86_400,
@@ -89,7 +104,7 @@ export const commandRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async
     {
       config: { permission: "commands:write", idempotent: true, auditTags: [...tags, "request"] },
       schema: {
-        summary: "Ask an edge to do something: a power limit, its release, or its diagnostics",
+        summary: "Ask an edge to do something: a power limit, its release, a new site configuration, its diagnostics",
         description:
           "A power limit and its release wait for a second person's approval (operation edge.power_limit) as pending_approval; the rest is queued at once. The edge gets the command when it is connected, until ttlSeconds from now.",
         tags,
@@ -99,7 +114,14 @@ export const commandRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async
       },
     },
     async (req, reply) => {
-      const { type, devices = [], limitPct, revertTimeoutS, ttlSeconds } = req.body;
+      const { type, devices = [], limitPct, revertTimeoutS, ttlSeconds, configuration, baseVersion } = req.body;
+      const configurable = type === "apply_configuration";
+      if (configurable !== (configuration !== undefined) || configurable !== (baseVersion !== undefined)) {
+        const path = configuration === undefined ? "/configuration" : "/baseVersion";
+        throw fieldError("HUB_ERR_VALIDATION", [
+          { path, message: configurable ? "a configuration needs configuration and baseVersion" : `not for ${type}` },
+        ]);
+      }
       if (type === "power_limit" && (limitPct === undefined || revertTimeoutS === undefined)) {
         const path = limitPct === undefined ? "/limitPct" : "/revertTimeoutS";
         throw fieldError("HUB_ERR_VALIDATION", [{ path, message: "a power limit needs limitPct and revertTimeoutS" }]);
@@ -109,15 +131,17 @@ export const commandRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async
           { path: limitPct !== undefined ? "/limitPct" : "/revertTimeoutS", message: `not for ${type}` },
         ]);
       }
-      if (type === "diagnostics" && devices.length > 0) {
-        throw fieldError("HUB_ERR_VALIDATION", [{ path: "/devices", message: "not for diagnostics" }]);
+      if ((type === "diagnostics" || configurable) && devices.length > 0) {
+        throw fieldError("HUB_ERR_VALIDATION", [{ path: "/devices", message: `not for ${type}` }]);
       }
       const payload =
         type === "power_limit"
           ? { devices, limitPct, revertTimeoutS }
           : type === "power_limit_release"
             ? { devices }
-            : {};
+            : configurable
+              ? { yaml: configuration, baseVersion }
+              : {};
       const command = await createCommand(txOf(req), {
         edgeId: req.params.edgeId,
         type,
@@ -142,6 +166,30 @@ export const commandRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async
       },
     },
     async (req) => ({ items: await listCommands(pool, req.params.edgeId, req.query) }),
+  );
+  app.get(
+    "/edges/:edgeId/configuration",
+    {
+      config: { permission: "commands:read" },
+      schema: {
+        summary: "What the edge runs: its configuration version and, when the hub pushed it, the YAML",
+        tags,
+        params: EdgeParams,
+        response: {
+          200: Type.Object({
+            version: Type.Integer(),
+            yaml: Type.Union([Type.String(), Type.Null()]),
+            commandId: Type.Union([Type.String({ format: "uuid" }), Type.Null()]),
+            updatedAt: at,
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const found = await edgeConfiguration(pool, req.params.edgeId);
+      if (!found) throw hubError("HUB_ERR_NOT_FOUND", `edge ${req.params.edgeId} has not told its configuration yet`);
+      return found;
+    },
   );
   app.get(
     "/commands/:id",

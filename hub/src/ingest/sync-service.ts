@@ -152,6 +152,7 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: InFlight) {
     metrics.syncSessions.inc();
     store.hello(req.edgeId, req.agentVersion, offsetMs, req.clockSynced).then(
       (state) => {
+        deps.commands?.noteConfigVersion(req.edgeId, req.configVersion);
         const wasSkewed = skewed.has(req.edgeId);
         if (state.clockSkewed && !wasSkewed) {
           log.warn({ edgeId: req.edgeId, clockOffsetMs: offsetMs, clockSynced: req.clockSynced }, "edge clock skewed");

@@ -291,6 +291,22 @@ export interface Command {
   powerLimit?: PowerLimit | undefined;
   powerLimitRelease?: PowerLimitRelease | undefined;
   diagnostics?: Diagnostics | undefined;
+  applyConfiguration?: ApplyConfiguration | undefined;
+}
+
+/**
+ * ApplyConfiguration replaces the edge's site configuration: the edge checks
+ * it exactly like its file, applies it without a restart and records it in
+ * its configuration history with author "hub".
+ */
+export interface ApplyConfiguration {
+  /** The site configuration as YAML (the file's format). */
+  yaml: string;
+  /**
+   * The edge's configuration version the change was made to; when the edge
+   * runs another version (a change made at the edge meanwhile) it is REJECTED.
+   */
+  baseVersion: number;
 }
 
 /** PowerLimit limits the active power of inverters (SunSpec WMaxLimPct). */
@@ -343,6 +359,8 @@ export interface HelloRequest {
   clockSynced: boolean;
   /** The next seq the edge will assign (its persisted high-water mark + 1). */
   nextSeq: number;
+  /** The version of the site configuration the edge runs (0: none yet). */
+  configVersion: number;
 }
 
 /** HelloResponse tells the edge where to resume. */
@@ -664,6 +682,7 @@ function createBaseCommand(): Command {
     powerLimit: undefined,
     powerLimitRelease: undefined,
     diagnostics: undefined,
+    applyConfiguration: undefined,
   };
 }
 
@@ -689,6 +708,9 @@ export const Command: MessageFns<Command> = {
     }
     if (message.diagnostics !== undefined) {
       Diagnostics.encode(message.diagnostics, writer.uint32(98).fork()).join();
+    }
+    if (message.applyConfiguration !== undefined) {
+      ApplyConfiguration.encode(message.applyConfiguration, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -762,6 +784,14 @@ export const Command: MessageFns<Command> = {
             message.diagnostics = Diagnostics.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.applyConfiguration = ApplyConfiguration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -807,6 +837,11 @@ export const Command: MessageFns<Command> = {
         ? PowerLimitRelease.fromJSON(object.power_limit_release)
         : undefined,
       diagnostics: isSet(object.diagnostics) ? Diagnostics.fromJSON(object.diagnostics) : undefined,
+      applyConfiguration: isSet(object.applyConfiguration)
+        ? ApplyConfiguration.fromJSON(object.applyConfiguration)
+        : isSet(object.apply_configuration)
+        ? ApplyConfiguration.fromJSON(object.apply_configuration)
+        : undefined,
     };
   },
 
@@ -833,6 +868,9 @@ export const Command: MessageFns<Command> = {
     if (message.diagnostics !== undefined) {
       obj.diagnostics = Diagnostics.toJSON(message.diagnostics);
     }
+    if (message.applyConfiguration !== undefined) {
+      obj.applyConfiguration = ApplyConfiguration.toJSON(message.applyConfiguration);
+    }
     return obj;
   },
 
@@ -854,6 +892,98 @@ export const Command: MessageFns<Command> = {
     message.diagnostics = (object.diagnostics !== undefined && object.diagnostics !== null)
       ? Diagnostics.fromPartial(object.diagnostics)
       : undefined;
+    message.applyConfiguration = (object.applyConfiguration !== undefined && object.applyConfiguration !== null)
+      ? ApplyConfiguration.fromPartial(object.applyConfiguration)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseApplyConfiguration(): ApplyConfiguration {
+  return { yaml: "", baseVersion: 0 };
+}
+
+export const ApplyConfiguration: MessageFns<ApplyConfiguration> = {
+  encode(message: ApplyConfiguration, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.yaml !== "") {
+      writer.uint32(10).string(message.yaml);
+    }
+    if (message.baseVersion !== 0) {
+      writer.uint32(16).uint64(message.baseVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyConfiguration {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyConfiguration();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.yaml = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.baseVersion = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyConfiguration {
+    return {
+      yaml: isSet(object.yaml) ? globalThis.String(object.yaml) : "",
+      baseVersion: isSet(object.baseVersion)
+        ? globalThis.Number(object.baseVersion)
+        : isSet(object.base_version)
+        ? globalThis.Number(object.base_version)
+        : 0,
+    };
+  },
+
+  toJSON(message: ApplyConfiguration): unknown {
+    const obj: any = {};
+    if (message.yaml !== "") {
+      obj.yaml = message.yaml;
+    }
+    if (message.baseVersion !== 0) {
+      obj.baseVersion = Math.round(message.baseVersion);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApplyConfiguration>, I>>(base?: I): ApplyConfiguration {
+    return ApplyConfiguration.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApplyConfiguration>, I>>(object: I): ApplyConfiguration {
+    const message = createBaseApplyConfiguration();
+    message.yaml = object.yaml ?? "";
+    message.baseVersion = object.baseVersion ?? 0;
     return message;
   },
 };
@@ -1242,7 +1372,7 @@ export const CommandReport: MessageFns<CommandReport> = {
 };
 
 function createBaseHelloRequest(): HelloRequest {
-  return { edgeId: "", agentVersion: "", edgeTimeMs: 0, clockSynced: false, nextSeq: 0 };
+  return { edgeId: "", agentVersion: "", edgeTimeMs: 0, clockSynced: false, nextSeq: 0, configVersion: 0 };
 }
 
 export const HelloRequest: MessageFns<HelloRequest> = {
@@ -1261,6 +1391,9 @@ export const HelloRequest: MessageFns<HelloRequest> = {
     }
     if (message.nextSeq !== 0) {
       writer.uint32(40).uint64(message.nextSeq);
+    }
+    if (message.configVersion !== 0) {
+      writer.uint32(48).uint64(message.configVersion);
     }
     return writer;
   },
@@ -1318,6 +1451,14 @@ export const HelloRequest: MessageFns<HelloRequest> = {
             message.nextSeq = longToNumber(reader.uint64());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.configVersion = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1357,6 +1498,11 @@ export const HelloRequest: MessageFns<HelloRequest> = {
         : isSet(object.next_seq)
         ? globalThis.Number(object.next_seq)
         : 0,
+      configVersion: isSet(object.configVersion)
+        ? globalThis.Number(object.configVersion)
+        : isSet(object.config_version)
+        ? globalThis.Number(object.config_version)
+        : 0,
     };
   },
 
@@ -1377,6 +1523,9 @@ export const HelloRequest: MessageFns<HelloRequest> = {
     if (message.nextSeq !== 0) {
       obj.nextSeq = Math.round(message.nextSeq);
     }
+    if (message.configVersion !== 0) {
+      obj.configVersion = Math.round(message.configVersion);
+    }
     return obj;
   },
 
@@ -1390,6 +1539,7 @@ export const HelloRequest: MessageFns<HelloRequest> = {
     message.edgeTimeMs = object.edgeTimeMs ?? 0;
     message.clockSynced = object.clockSynced ?? false;
     message.nextSeq = object.nextSeq ?? 0;
+    message.configVersion = object.configVersion ?? 0;
     return message;
   },
 };
