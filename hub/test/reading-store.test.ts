@@ -214,8 +214,9 @@ t.test("partitions are created ahead; retention detaches or drops old days", asy
 t.test("hub records clock offsets and flags skewed edges", async (t) => {
   const hello = (edgeId: string, edgeTimeMs: number) =>
     new Promise<void>((resolve, reject) =>
-      client.hello({ edgeId, agentVersion: "t", edgeTimeMs, clockSynced: false, nextSeq: 1, configVersion: 0 }, (err) =>
-        err ? reject(err) : resolve(),
+      client.hello(
+        { edgeId, agentVersion: "t", edgeTimeMs, clockSynced: false, nextSeq: 1, configVersion: 0 },
+        (err) => (err ? reject(err) : resolve()),
       ),
     );
   await hello("clock-ok", Date.now());

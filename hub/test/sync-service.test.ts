@@ -41,8 +41,9 @@ const readings = (from: number, n: number): Reading[] =>
 
 function hello(edgeId: string): Promise<number> {
   return new Promise((resolve, reject) =>
-    client.hello({ edgeId, agentVersion: "test", edgeTimeMs: Date.now(), clockSynced: true, nextSeq: 1, configVersion: 0 }, (err, res) =>
-      err ? reject(err) : resolve(res.committedSeq),
+    client.hello(
+      { edgeId, agentVersion: "test", edgeTimeMs: Date.now(), clockSynced: true, nextSeq: 1, configVersion: 0 },
+      (err, res) => (err ? reject(err) : resolve(res.committedSeq)),
     ),
   );
 }

@@ -46,8 +46,9 @@ const hubUrl = `127.0.0.1:${hub.grpcPort}`;
 
 const hello = (client: EdgeSyncServiceClient, edgeId: string) =>
   new Promise<number>((resolve, reject) =>
-    client.hello({ edgeId, agentVersion: "t", edgeTimeMs: Date.now(), clockSynced: true, nextSeq: 1, configVersion: 0 }, (err, res) =>
-      err ? reject(err) : resolve(res.committedSeq),
+    client.hello(
+      { edgeId, agentVersion: "t", edgeTimeMs: Date.now(), clockSynced: true, nextSeq: 1, configVersion: 0 },
+      (err, res) => (err ? reject(err) : resolve(res.committedSeq)),
     ),
   );
 const committed = async (edgeId: string) =>
