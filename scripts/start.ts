@@ -1,22 +1,30 @@
 /**
  * `npm start`: the demo. Hub (with embedded PostgreSQL unless DATABASE_URL is set), a simulated
- * SunSpec inverter and an edge agent polling it, all on 127.0.0.1, in this one process (PostgreSQL
- * is its child). Ctrl-C stops everything in order; a second start over the same data directories
- * continues where the first stopped (same edge identity, seq continues), also after SIGKILL.
- * The edge link uses mutual TLS: the demo creates the hub CA (HUB_DATA_DIR/pki) and the edge's
- * certificate (EDGE_DATA_DIR/tls) on first start, as `npm run hub -- pki init|issue` would.
+ * PV site and an edge agent reading it, all on 127.0.0.1, in this one process (PostgreSQL is its
+ * child). The site: a SunSpec inverter with a writable power limit (model 123) and the grid meter
+ * behind it, a SunSpec battery, and a Shelly Pro 3EM on the heat pump's circuit publishing to the
+ * edge's embedded MQTT broker, all driven by one simulated clock so that the grid meter reads
+ * load − PV − battery discharge. The edge runs its embedded Node-RED.
+ * Ctrl-C stops everything in order; a second start over the same data directories continues
+ * where the first stopped (same edge identity, seq continues, counters and the battery's charge
+ * kept), also after SIGKILL. The edge link uses mutual TLS: the demo creates the hub CA
+ * (HUB_DATA_DIR/pki) and the edge's certificate (EDGE_DATA_DIR/tls) on first start, as
+ * `npm run hub -- pki init|issue` would.
  *
  * Env: DATABASE_URL, HUB_DATA_DIR (.data/hub), EDGE_DATA_DIR (.data/edge), SIM_DATA_DIR (.data/sim),
- * HUB_HTTP_PORT (3000), HUB_GRPC_PORT (50051), EDGE_HTTP_PORT (8080), SIM_PORT (5020),
- * SIM_SPEED (60: a simulated day in 24 minutes), LOG_LEVEL (info).
+ * HUB_HTTP_PORT (3000), HUB_GRPC_PORT (50051), EDGE_HTTP_PORT (8080), EDGE_MQTT_PORT (1883),
+ * NODE_RED_PORT (1880), SIM_PORT (5020), SIM_BATTERY_PORT (5021), SIM_SPEED (60: a simulated day
+ * in 24 minutes), LOG_LEVEL (info). A port of 0 picks a free one.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type EdgeAgent, loadEdgeTls, ReadingBuffer, startEdgeAgent } from "@steinmetz/edge";
 import { type Hub, initPki, issueEdgeCertificate, pkiDirOf, seedDemoCompany, startHub } from "@steinmetz/hub";
-import { type SunSpecInverterSim, startSunSpecInverterSim } from "@steinmetz/sim";
+import { findFreePort, type ShellyPro3emSim, type SimSite, startSimSite } from "@steinmetz/sim";
 import pino from "pino";
-import { isMap, isSeq, parseDocument, stringify } from "yaml";
+import { isMap, isSeq, parseDocument, stringify, type YAMLMap } from "yaml";
+import { hashPassword, verifyPassword } from "../edge/src/mqtt/password.js";
 
 const env = process.env;
 const log = pino({ name: "demo", level: env.LOG_LEVEL ?? "info" });
@@ -26,9 +34,16 @@ const edgeDataDir = resolve(env.EDGE_DATA_DIR ?? ".data/edge");
 const simDataDir = resolve(env.SIM_DATA_DIR ?? ".data/sim");
 /** The serial number the simulated inverter reports, and the demo company's site device carries. */
 const DEMO_INVERTER_SERIAL = "SIM0000001";
+/** The simulated Shelly's topic prefix (its device id) and its account on the edge's broker. */
+const HEAT_PUMP_METER_PREFIX = "shellypro3em-0cb815fc5e01";
+const HEAT_PUMP_METER_USER = "shelly-heat-pump";
+/** Ids of the demo's links in the site file, followed to this run's simulator ports at every start. */
+const INVERTER_LINK = "inverter-lan";
+const BATTERY_LINK = "battery-lan";
 
 let hub: Hub | undefined;
-let sim: SunSpecInverterSim | undefined;
+let site: SimSite | undefined;
+let heatPumpMeter: ShellyPro3emSim | undefined;
 let edge: EdgeAgent | undefined;
 let stopping = false;
 
@@ -36,8 +51,9 @@ async function stop(signal: string, code = 0): Promise<never> {
   if (!stopping) {
     stopping = true;
     log.info({ signal }, "stopping the demo");
+    await heatPumpMeter?.close(); // while the edge's broker still runs: a clean disconnect
     await edge?.close();
-    await sim?.close();
+    await site?.close();
     await hub?.close();
   }
   process.exit(code);
@@ -65,20 +81,104 @@ async function provisionTls(): Promise<{ tlsDir: string; edgeId: string }> {
   return { tlsDir, edgeId };
 }
 
+/** An account on the edge's embedded broker. */
+interface MqttAccount {
+  username: string;
+  password: string;
+}
+
 /**
- * Points the demo's simulator link (`inverter-lan`), if the site still has it, at the simulator's
- * address of this run (SIM_PORT=0 picks a new port each start); the rest of the file stays as the
- * web UI left it.
+ * The simulated Shelly's broker account: a random password made on the first start and kept in
+ * SIM_DATA_DIR (mode 0600), as a device keeps its credentials; the site file holds only its hash.
  */
-function followSimulator(siteFile: string, simulator: SunSpecInverterSim): void {
+function heatPumpMeterAccount(): MqttAccount {
+  const file = join(simDataDir, "mqtt-account.json");
+  try {
+    const saved = JSON.parse(readFileSync(file, "utf8")) as Partial<MqttAccount>;
+    if (saved.username === HEAT_PUMP_METER_USER && typeof saved.password === "string" && saved.password.length >= 16) {
+      return { username: saved.username, password: saved.password };
+    }
+  } catch {}
+  const account = { username: HEAT_PUMP_METER_USER, password: randomBytes(18).toString("base64url") };
+  writeFileSync(file, `${JSON.stringify(account)}\n`, { mode: 0o600 });
+  return account;
+}
+
+/** Where this run's simulated devices and the edge's broker are. */
+interface DemoAddresses {
+  /** Modbus TCP links of the site file by id, with their simulator's address. */
+  links: Record<string, { host: string; port: number }>;
+  mqttPort: number;
+  account: MqttAccount;
+}
+
+/** The demo's site file, written on the first start: every simulated device, the broker with the Shelly's account. */
+function demoSite(at: DemoAddresses): string {
+  const inverter = at.links[INVERTER_LINK];
+  const battery = at.links[BATTERY_LINK];
+  return stringify({
+    site: { name: "Demo site" },
+    mqttBroker: {
+      enabled: true,
+      host: "127.0.0.1",
+      port: at.mqttPort,
+      users: [{ username: at.account.username, passwordHash: hashPassword(at.account.password) }],
+    },
+    connections: [
+      { id: INVERTER_LINK, type: "tcp", host: inverter?.host, port: inverter?.port, timeoutMs: 1000 },
+      { id: BATTERY_LINK, type: "tcp", host: battery?.host, port: battery?.port, timeoutMs: 1000 },
+      { id: "local-mqtt", type: "mqtt", embedded: true },
+    ],
+    devices: [
+      { id: "inverter-1", connection: INVERTER_LINK, unitId: 1, profile: "inverter/sunspec-inverter-tcp" },
+      // The grid meter is the second logical device (its own model 1) in the inverter's SunSpec chain.
+      { id: "grid-meter", connection: INVERTER_LINK, unitId: 1, profile: "meter/sunspec-meter-tcp" },
+      { id: "battery-1", connection: BATTERY_LINK, unitId: 1, profile: "battery/sunspec-battery-tcp" },
+      {
+        id: "heat-pump",
+        connection: "local-mqtt",
+        profile: "meter/shelly-pro3em-mqtt",
+        vars: { prefix: HEAT_PUMP_METER_PREFIX },
+      },
+    ],
+  });
+}
+
+/**
+ * Points the demo's simulator links (`inverter-lan`, `battery-lan`), where the site still has
+ * them, at this run's simulators (a port of 0 picks a new one each start), and the embedded
+ * broker, while it still has the Shelly's account, at this run's port and the account's password
+ * (kept in SIM_DATA_DIR; a new one after that directory was wiped). The rest of the file stays as
+ * the web UI left it; the file is rewritten only when something changed.
+ */
+function followSimulators(siteFile: string, at: DemoAddresses): void {
   const doc = parseDocument(readFileSync(siteFile, "utf8"));
+  let changed = false;
+  const set = (node: YAMLMap, key: string, value: unknown) => {
+    if (node.get(key) === value) return;
+    node.set(key, value);
+    changed = true;
+  };
   const connections = doc.get("connections");
-  if (!isSeq(connections)) return;
-  const link = connections.items.find((c) => isMap(c) && c.get("id") === "inverter-lan");
-  if (!isMap(link) || (link.get("host") === simulator.host && link.get("port") === simulator.port)) return;
-  link.set("host", simulator.host);
-  link.set("port", simulator.port);
-  writeFileSync(siteFile, doc.toString(), { mode: 0o600 });
+  for (const link of isSeq(connections) ? connections.items : []) {
+    const sim = isMap(link) ? at.links[String(link.get("id"))] : undefined;
+    if (!isMap(link) || !sim) continue;
+    set(link, "host", sim.host);
+    set(link, "port", sim.port);
+  }
+  const broker = doc.get("mqttBroker");
+  const users = isMap(broker) ? broker.get("users") : undefined;
+  const user = isSeq(users)
+    ? users.items.find((u) => isMap(u) && u.get("username") === at.account.username)
+    : undefined;
+  if (isMap(broker) && broker.get("enabled") === true && isMap(user)) {
+    set(broker, "port", at.mqttPort);
+    const hash = user.get("passwordHash");
+    if (typeof hash !== "string" || !verifyPassword(at.account.password, hash)) {
+      set(user, "passwordHash", hashPassword(at.account.password));
+    }
+  }
+  if (changed) writeFileSync(siteFile, doc.toString(), { mode: 0o600 });
 }
 
 try {
@@ -97,36 +197,27 @@ try {
     log.info("seeded the demo company (customers, site, stock, a project, bookings, a ticket)");
   }
   mkdirSync(simDataDir, { recursive: true });
-  sim = await startSunSpecInverterSim({
-    port: port("SIM_PORT", 5020),
-    speed: Number(env.SIM_SPEED ?? 60),
-    stateFile: join(simDataDir, "inverter.json"),
-    serialNumber: DEMO_INVERTER_SERIAL,
+  const speed = Number(env.SIM_SPEED ?? 60);
+  site = await startSimSite({
+    inverterPort: port("SIM_PORT", 5020),
+    batteryPort: port("SIM_BATTERY_PORT", 5021),
+    speed,
+    dataDir: simDataDir,
+    inverterSerial: DEMO_INVERTER_SERIAL,
   });
+  const { inverter, battery } = site;
+  const addresses: DemoAddresses = {
+    links: { [INVERTER_LINK]: inverter, [BATTERY_LINK]: battery },
+    mqttPort: port("EDGE_MQTT_PORT", 1883) || (await findFreePort()),
+    account: heatPumpMeterAccount(),
+  };
 
-  // The edge reads its site from a file, as in the field; the demo writes one for the simulator on
+  // The edge reads its site from a file, as in the field; the demo writes one for the simulators on
   // first start only, so changes made in the edge's web UI (which rewrites the file) survive a restart.
   mkdirSync(edgeDataDir, { recursive: true });
   const siteFile = join(edgeDataDir, "demo-site.yaml");
-  if (existsSync(siteFile)) followSimulator(siteFile, sim);
-  else {
-    writeFileSync(
-      siteFile,
-      stringify({
-        site: { name: "Demo site" },
-        connections: [{ id: "inverter-lan", type: "tcp", host: sim.host, port: sim.port, timeoutMs: 1000 }],
-        devices: [
-          {
-            id: "inverter-1",
-            connection: "inverter-lan",
-            unitId: sim.unitId,
-            profile: "inverter/sunspec-inverter-tcp",
-          },
-        ],
-      }),
-      { mode: 0o600 },
-    );
-  }
+  if (existsSync(siteFile)) followSimulators(siteFile, addresses);
+  else writeFileSync(siteFile, demoSite(addresses), { mode: 0o600 });
   edge = await startEdgeAgent({
     configFile: siteFile,
     dataDir: edgeDataDir,
@@ -134,7 +225,20 @@ try {
     tlsDir,
     insecureDev: false,
     httpPort: port("EDGE_HTTP_PORT", 8080),
+    nodeRed: { port: port("NODE_RED_PORT", 1880) },
     log: log.child({ app: "edge" }),
+  });
+  // The Shelly logs in to the edge's broker once it runs (and, like the device, keeps retrying).
+  const brokerUrl = `mqtt://127.0.0.1:${addresses.mqttPort}`;
+  let lastMqttError = "";
+  heatPumpMeter = site.startHeatPumpMeter({
+    url: brokerUrl,
+    ...addresses.account,
+    prefix: HEAT_PUMP_METER_PREFIX,
+    onError: (err) => {
+      if (err.message !== lastMqttError) log.warn({ err: { message: err.message } }, "heat pump meter: MQTT error");
+      lastMqttError = err.message;
+    },
   });
 
   process.stdout.write(
@@ -153,7 +257,13 @@ try {
       `  edge UI       ${edge.httpUrl}/  (first visit: choose the installer password; there is no default)`,
       `  edge API      ${edge.httpUrl}/api/v1/openapi.json (after login)`,
       `  edge metrics  ${edge.httpUrl}/metrics`,
-      `  inverter sim  modbus tcp ${sim.host}:${sim.port} unit ${sim.unitId}`,
+      edge.nodeRedUrl
+        ? `  node-red      ${edge.nodeRedUrl}/  (log in with an edge account; Import → Examples → @steinmetz/node-red-nodes)`
+        : "  node-red      not running (EDGE_ERR_NODE_RED in the log: its port is taken?)",
+      `  inverter sim  modbus tcp ${inverter.host}:${inverter.port} unit ${inverter.unitId}  SunSpec 1, 103, 123; grid meter 1, 203 behind it`,
+      `  battery sim   modbus tcp ${battery.host}:${battery.port} unit ${battery.unitId}  SunSpec 1, 124, 713, 802; 10 kWh, 5 kW`,
+      `  heat pump     Shelly Pro 3EM publishing to ${brokerUrl} as ${addresses.account.username}, topics ${HEAT_PUMP_METER_PREFIX}/status/#`,
+      `  sim clock     ${speed}× real time, one clock for sun, house load and battery`,
       "Ctrl-C stops everything.",
       "",
     ].join("\n"),

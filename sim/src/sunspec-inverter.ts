@@ -1,7 +1,8 @@
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import ModbusRTU from "modbus-serial";
 import { findFreePort } from "./free-port.js";
 import { RegisterImage } from "./register-image.js";
+import { type SimClock, simClock } from "./sim-clock.js";
+import { readState, writeState } from "./state-file.js";
 import { irradiance } from "./sun.js";
 
 /** Options of the simulated SunSpec three-phase inverter. */
@@ -20,7 +21,15 @@ export interface SunSpecInverterSimOptions {
   speed?: number;
   /** Wall clock in ms; injected by tests. */
   now?: () => number;
-  /** File that keeps the lifetime energy counter across restarts (the counter never goes back). */
+  /**
+   * Simulated time shared with the site's other simulated devices; replaces `speed` (and `now` for
+   * the simulated time; `now` still stamps `onWrite`).
+   */
+  clock?: SimClock;
+  /**
+   * File that keeps the lifetime energy counters across restarts (the inverter's and, with
+   * `meter`, the meter's import and export; counters never go back).
+   */
   stateFile?: string;
   /** SunSpec base address: 40000 (default), 0 or 50000. */
   base?: number;
@@ -53,6 +62,11 @@ export interface SunSpecInverterSimOptions {
    * very read after it was written.
    */
   houseLoadW?: number;
+  /**
+   * With `meter`: the meter's active power in W (import > 0) for the inverter's AC power `acW` at
+   * simulated time `t`, e.g. from a site model with a battery; replaces the house load.
+   */
+  gridPowerW?: (t: number, acW: number) => number;
   /** With `controls`: called for every accepted write of the power limit's registers. */
   onWrite?: (write: LimitWrite) => void;
 }
@@ -125,18 +139,18 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
   const port = options.port || (await findFreePort(host));
   const unitId = options.unitId ?? 1;
   const rated = options.ratedPowerW ?? 10_000;
-  const speed = options.speed ?? 1;
   const now = options.now ?? Date.now;
-  const startedReal = now();
+  const clock = options.clock ?? simClock({ speed: options.speed ?? 1, now });
 
-  let energyWh = readEnergy(options.stateFile) ?? 1_234_567;
+  const saved = readState(options.stateFile, ["energyWh", "importWh", "exportWh"]);
+  let energyWh = saved.energyWh ?? 1_234_567;
   let powerW = 0;
-  let lastUpdate = startedReal;
+  let lastUpdate = clock.now();
   // Model 123 power limit: raw WMaxLimPct (0.1 %), revert time (s), enabled, and when (simulated ms) it was last set.
   let limitRaw = 1000;
   let limitRevertS = 0;
   let limitEnabled = false;
-  let limitSetAt = startedReal;
+  let limitSetAt = lastUpdate;
 
   // Layout: "SunS", model 1, model 103, [model 123], [model 1, model 203], end marker.
   const base = options.base ?? SUNSPEC_BASE;
@@ -181,18 +195,14 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
     image.set(MODEL203_AT + 1, MODEL203_LENGTH);
   }
   if (endMarker === "ffff") image.set(END_AT, 0xffff);
-  let importWh = 2_345_678;
-  let exportWh = 987_654;
+  let importWh = saved.importWh ?? 2_345_678;
+  let exportWh = saved.exportWh ?? 987_654;
   let gridW = 0;
 
-  /** Simulated time: real time since start, sped up, anchored at the real start. */
-  const simTime = (real: number) => startedReal + (real - startedReal) * speed;
-
   function update(): void {
-    const real = now();
-    const t = simTime(real);
-    const dtHours = ((real - lastUpdate) * speed) / 3_600_000;
-    lastUpdate = real;
+    const t = clock.now();
+    const dtHours = Math.max(0, t - lastUpdate) / 3_600_000;
+    lastUpdate = Math.max(lastUpdate, t);
     const sun = options.sun ?? irradiance(t);
     revertLimit(t);
     const cap = limitEnabled ? Math.round((rated * limitRaw) / 1000) : rated;
@@ -200,7 +210,6 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
     // Energy integrates the power of the interval that just ended (trapezoid), never decreases.
     energyWh += Math.max(0, ((powerW + ac) / 2) * dtHours);
     powerW = ac;
-    writeEnergy(options.stateFile, energyWh);
 
     const r = (offset: number) => MODEL103_AT + offset;
     const phaseV = 230 + 2 * Math.sin(t / 7_000);
@@ -242,25 +251,40 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
       image.set(c(WMAXLIM_ENA), limitEnabled ? 1 : 0);
     }
     if (options.meter) {
-      // House load around 600 W; the meter sees load minus PV (import positive, export negative).
+      // By default a house load around 600 W; the meter sees load minus PV (import positive, export negative).
       const load = options.houseLoadW ?? 600 + 400 * Math.sin(t / 1_800_000) ** 2;
-      const grid = Math.round(load - ac);
-      importWh += Math.max(0, ((gridW + grid) / 2) * dtHours);
-      exportWh += Math.max(0, (-(gridW + grid) / 2) * dtHours);
+      const grid = Math.round(options.gridPowerW ? options.gridPowerW(t, ac) : load - ac);
+      const half = (gridW + grid) / 2;
+      importWh += Math.max(0, half * dtHours);
+      exportWh += Math.max(0, -half * dtHours);
       gridW = grid;
       const m = (offset: number) => MODEL203_AT + offset;
-      image.setInt16(m(2), Math.round((Math.abs(grid) / 230) * 100)); // A
+      const phaseW = [0.34, 0.31, 0.35].map((share) => Math.round(grid * share));
+      const phaseVolts = [phaseV, phaseV + 1.2, phaseV - 0.8];
+      const phaseAmps = phaseW.map((w, p) => Math.abs(w) / (phaseVolts[p] as number));
+      image.setInt16(m(2), Math.round(phaseAmps.reduce((a, b) => a + b, 0) * 100)); // A
+      for (let p = 0; p < 3; p++) image.setInt16(m(3 + p), Math.round((phaseAmps[p] as number) * 100)); // AphA..C
       image.setInt16(m(6), -2); // A_SF
-      image.setInt16(m(8), Math.round(phaseV * 10)); // PhVphA
+      image.setInt16(m(7), Math.round(phaseV * 10)); // PhV
+      for (let p = 0; p < 3; p++) image.setInt16(m(8 + p), Math.round((phaseVolts[p] as number) * 10)); // PhVphA..C
+      image.setInt16(m(11), Math.round(phaseV * Math.sqrt(3) * 10)); // PPV
+      for (let p = 0; p < 3; p++) image.setInt16(m(12 + p), Math.round(phaseV * Math.sqrt(3) * 10)); // PhVphAB..CA
       image.setInt16(m(15), -1); // V_SF
       image.setInt16(m(16), 5000); // Hz
       image.setInt16(m(17), -2); // Hz_SF
       image.setInt16(m(18), grid); // W
+      for (let p = 0; p < 3; p++) image.setInt16(m(19 + p), phaseW[p] as number); // WphA..C
       image.setInt16(m(22), 0); // W_SF
+      image.setInt16(m(23), Math.abs(grid)); // VA
+      for (let p = 0; p < 3; p++) image.setInt16(m(24 + p), Math.abs(phaseW[p] as number)); // VAphA..C
+      image.setInt16(m(27), 0); // VA_SF
+      for (let o = 28; o <= 32; o++) image.set(m(o), NOT_IMPLEMENTED_INT16); // VAR, VARphA..C, VAR_SF
+      for (let o = 33; o <= 37; o++) image.set(m(o), NOT_IMPLEMENTED_INT16); // PF, PFphA..C, PF_SF
       image.setUint32(m(38), Math.floor(exportWh)); // TotWhExp
       image.setUint32(m(46), Math.floor(importWh)); // TotWhImp
       image.setInt16(m(54), 0); // TotWh_SF
     }
+    writeState(options.stateFile, { energyWh, ...(options.meter ? { importWh, exportWh } : {}) });
   }
   update();
 
@@ -282,7 +306,7 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
       if ((offset === WMAXLIMPCT && value > 1000) || (offset === WMAXLIM_ENA && value > 1)) throw ILLEGAL_DATA_VALUE;
     }
     update(); // power and energy up to now under the old limit; a limit past its revert time reverts first
-    const t = simTime(now());
+    const t = clock.now();
     const names: Record<number, LimitWrite["register"]> = {
       [WMAXLIMPCT]: "WMaxLimPct",
       [WMAXLIMPCT_RVRTTMS]: "WMaxLimPct_RvrtTms",
@@ -332,20 +356,4 @@ export async function startSunSpecInverterSim(options: SunSpecInverterSimOptions
     snapshot: () => ({ powerW, energyWh, gridW, limitPct: limitRaw / 10, limitEnabled, limitRevertS }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-function readEnergy(file: string | undefined): number | undefined {
-  if (!file) return undefined;
-  try {
-    const value = JSON.parse(readFileSync(file, "utf8")).energyWh;
-    return typeof value === "number" && Number.isFinite(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function writeEnergy(file: string | undefined, energyWh: number): void {
-  if (!file) return;
-  writeFileSync(`${file}.tmp`, JSON.stringify({ energyWh }));
-  renameSync(`${file}.tmp`, file);
 }

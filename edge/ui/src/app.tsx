@@ -14,10 +14,19 @@ import { PasswordPage } from "./pages/password.js";
 import { SettingsPage } from "./pages/settings.js";
 import { SetupPage } from "./pages/setup.js";
 import { SyncPage } from "./pages/sync.js";
-import type { Session, User } from "./types.js";
+import type { EdgeStatus, Session, User } from "./types.js";
 
 function routeFromHash(): string {
   return location.hash.replace(/^#\/?/, "") || "dashboard";
+}
+
+/**
+ * The Node-RED editor's address as this browser reaches it: the edge's own host name (as typed
+ * into the address bar; the agent may listen on 0.0.0.0) and the port the agent reports.
+ */
+function nodeRedUrlOf(status: EdgeStatus | null): string | null {
+  const port = status?.nodeRed?.port;
+  return port ? `${location.protocol}//${location.hostname}:${port}/` : null;
 }
 
 /** Goes to a route (`devices`, `devices/add`, ...). */
@@ -31,6 +40,7 @@ export function App() {
   const [loadError, setLoadError] = useState<unknown>(null);
   const [route, setRoute] = useState(routeFromHash());
   const [, setLangState] = useState<Lang>("de");
+  const [nodeRedUrl, setNodeRedUrl] = useState<string | null>(null);
 
   const loadSession = async () => {
     try {
@@ -66,6 +76,19 @@ export function App() {
     };
     document.title = `${titles[page] ?? t("appName")} – ${session?.site || t("appName")}`;
   });
+
+  // Whether Node-RED runs, and where, once someone is signed in (it does not change while the agent runs).
+  const signedInUser = session?.user?.username ?? null;
+  useEffect(() => {
+    if (!signedInUser) return;
+    let stopped = false;
+    api<EdgeStatus>("/api/v1/status")
+      .then((status) => !stopped && setNodeRedUrl(nodeRedUrlOf(status)))
+      .catch(() => {});
+    return () => {
+      stopped = true;
+    };
+  }, [signedInUser]);
 
   const onLang = (lang: Lang) => {
     setLang(lang);
@@ -148,7 +171,15 @@ export function App() {
 
   return (
     <>
-      <TopBar site={session.site} route={route} nav={nav} user={user} onLang={onLang} onLogout={() => void logout()} />
+      <TopBar
+        site={session.site}
+        route={route}
+        nav={nav}
+        user={user}
+        nodeRedUrl={nodeRedUrl}
+        onLang={onLang}
+        onLogout={() => void logout()}
+      />
       <main class="page" id="main" key={route}>
         {page}
       </main>

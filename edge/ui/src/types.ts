@@ -100,6 +100,8 @@ export interface EdgeStatus {
     enabled?: boolean;
   };
   gaps?: { from: number; to: number; reason: string; reported: boolean }[];
+  /** The embedded Node-RED editor: its port (at the edge's own host); null or absent when it does not run. */
+  nodeRed?: { port: number } | null;
 }
 
 /** One row of GET /api/v1/rollups. */

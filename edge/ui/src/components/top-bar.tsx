@@ -15,6 +15,8 @@ export interface TopBarProps {
   route: string;
   nav: NavItem[];
   user: User | null;
+  /** The Node-RED editor (opens in a new tab); none when it does not run. */
+  nodeRedUrl?: string | null;
   onLang: (lang: Lang) => void;
   onLogout?: () => void;
 }
@@ -44,7 +46,7 @@ export function LangSwitch({ onLang }: { onLang: (lang: Lang) => void }) {
 }
 
 /** The application's top bar. */
-export function TopBar({ site, route, nav, user, onLang, onLogout }: TopBarProps) {
+export function TopBar({ site, route, nav, user, nodeRedUrl, onLang, onLogout }: TopBarProps) {
   const [open, setOpen] = useState(false);
   useEffect(() => setOpen(false), [route]);
   const top = route.split("/")[0];
@@ -84,6 +86,19 @@ export function TopBar({ site, route, nav, user, onLang, onLogout }: TopBarProps
                 </a>
               </li>
             ))}
+            {nodeRedUrl && (
+              <li>
+                <a
+                  href={nodeRedUrl}
+                  target="_blank"
+                  rel="noopener noreferrer"
+                  title={t("navNodeRedTitle")}
+                  data-testid="nav-node-red"
+                >
+                  {t("navNodeRed")} <span aria-hidden="true">↗</span>
+                </a>
+              </li>
+            )}
           </ul>
         </nav>
       )}
