@@ -138,6 +138,8 @@ function demoSite(at: DemoAddresses): string {
         id: "heat-pump",
         connection: "local-mqtt",
         profile: "meter/shelly-pro3em-mqtt",
+        // a load inside the house, not the grid connection
+        role: "consumer",
         vars: { prefix: HEAT_PUMP_METER_PREFIX },
       },
     ],

@@ -130,6 +130,8 @@ export interface EdgeStatus {
    * inverters (ceilings for flows), and the newest writes that met them.
    */
   commands: { recent: StoredCommand[]; hubLimits: HubLimit[]; conflicts: LimitConflict[] };
+  /** The embedded Node-RED's port (the UI links to its editor on the host it was loaded from); null when off. */
+  nodeRed: { port: number } | null;
 }
 
 const GAP_REASONS: Partial<Record<GapReason, string>> = {
@@ -252,6 +254,8 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
     ref.split("/")[0] ??
     "";
   let ready = false;
+  // started after the HTTP server; the status names it once it runs
+  let nodeRed: EmbeddedNodeRed | null = null;
   const status = (): EdgeStatus => {
     const stats = buffer.stats();
     return {
@@ -285,6 +289,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
         lastSeq: g.lastSeq,
         count: g.count,
       })),
+      nodeRed: nodeRed ? { port: nodeRed.port } : null,
       commands: {
         recent: commandStore.recent(20),
         hubLimits: hubLimits.active(),
@@ -334,7 +339,6 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
   const address = http.server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   link.start();
-  let nodeRed: EmbeddedNodeRed | null = null;
   if (options.nodeRed && options.nodeRed.enabled !== false) {
     try {
       nodeRed = await startNodeRed({

@@ -12,7 +12,16 @@ import type { Page } from "playwright-core";
 import t from "tap";
 import { artifactsDir, launchBrowser } from "../support/browser.js";
 import { EdgeClient } from "../support/edge-client.js";
-import { daytimeClock, log, startDatabase, startTestHub, stored, tempDir, waitFor } from "../support/harness.js";
+import {
+  adminHeaders,
+  daytimeClock,
+  log,
+  startDatabase,
+  startTestHub,
+  stored,
+  tempDir,
+  waitFor,
+} from "../support/harness.js";
 
 const db = await startDatabase();
 t.teardown(() => db.stop());
@@ -220,6 +229,16 @@ t.test("the buffer and sync page shows readings acknowledged by the hub", async 
   const atHub = await stored(db.url, edge.edgeId);
   t.ok(atHub.count >= shown, `the hub holds ${atHub.count} readings, the page shows ${shown} acknowledged`);
   t.equal(atHub.distinctSeqs, atHub.count, "each reading once");
+  // a command from the hub appears with its outcome
+  const asked = await fetch(`${hub.httpUrl}/api/v1/edges/${edge.edgeId}/commands`, {
+    method: "POST",
+    headers: { ...(await adminHeaders(db.url)), "content-type": "application/json", "idempotency-key": "ui-diag" },
+    body: JSON.stringify({ type: "diagnostics" }),
+  });
+  t.equal(asked.status, 201);
+  const { id } = (await asked.json()) as { id: string };
+  await page.locator(`[data-command="${id}"][data-state="succeeded"]`).waitFor({ timeout: 15_000 });
+  t.match(await page.locator(`[data-command="${id}"]`).textContent(), /Diagnose|Diagnostics/);
   await shot(page, "sync");
 });
 

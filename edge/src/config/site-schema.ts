@@ -48,6 +48,11 @@ export const DeviceSchema = Type.Object(
     /** `<class>/<profile id>` under firmware-config/profiles. */
     profile: Type.String({ pattern: "^[a-z0-9-]+/[a-z0-9-]+$" }),
     pollIntervalMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 1000 }),
+    /**
+     * Meters: `grid` (default) measures the site's grid connection, `consumer` one load inside the
+     * site (a heat pump, a wallbox): it is not counted as grid in the power flow.
+     */
+    role: Type.Optional(Type.Union([Type.Literal("grid"), Type.Literal("consumer")])),
     /** MQTT devices: values for the profile's `{variables}` (topic prefix, serial number, ...). */
     vars: Type.Optional(Type.Record(Type.String(), Type.String())),
     /** MQTT devices: no valid message for this long (default 60 s) puts the device in fault. */

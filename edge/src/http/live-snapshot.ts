@@ -54,8 +54,8 @@ export function natureOf(site: LoadedSite, profile: string): Nature | undefined 
 
 /**
  * Builds the live snapshot: every configured device with its state and latest values, and the
- * power flow summed over the devices of each class (inverters' `active_power`, meters'
- * `active_power`, batteries' `battery_power` and mean `soc`).
+ * power flow summed over the devices of each class (inverters' `active_power`, grid meters'
+ * `active_power` — not those of `role: consumer` —, batteries' `battery_power` and mean `soc`).
  */
 export function liveSnapshot(
   site: LoadedSite,
@@ -79,7 +79,9 @@ export function liveSnapshot(
       return v && v.quality === Quality.QUALITY_GOOD && v.value !== null ? v.value : undefined;
     };
     const power = good(cls === "battery" ? "battery_power" : "active_power");
-    if (power !== undefined && (cls === "inverter" || cls === "meter" || cls === "battery")) sums[cls].push(power);
+    // a consumer meter measures a load inside the site: part of the house, not the grid
+    const counted = cls === "inverter" || cls === "battery" || (cls === "meter" && device.role !== "consumer");
+    if (power !== undefined && counted) sums[cls as "inverter" | "meter" | "battery"].push(power);
     const soc = cls === "battery" ? good("soc") : undefined;
     if (soc !== undefined) sums.soc.push(soc);
     return { id: device.id, class: cls, profile: device.profile, status: statusOf(device.id), values };

@@ -102,6 +102,32 @@ export interface EdgeStatus {
   gaps?: { from: number; to: number; reason: string; reported: boolean }[];
   /** The embedded Node-RED editor: its port (at the edge's own host); null or absent when it does not run. */
   nodeRed?: { port: number } | null;
+  /** Commands from the hub, the power limits it holds, and writes that met them. */
+  commands?: {
+    recent: HubCommand[];
+    hubLimits: { deviceId: string; limitPct: number; commandId: string; until: number | null }[];
+    conflicts: {
+      at: number;
+      deviceId: string;
+      point: string;
+      value: number;
+      source: string;
+      limitPct: number;
+      commandId: string;
+    }[];
+  };
+}
+
+/** A command from the hub as the edge keeps it. */
+export interface HubCommand {
+  id: string;
+  type: string;
+  payload: Record<string, unknown>;
+  notAfter: number;
+  receivedAt: number;
+  state: "received" | "succeeded" | "failed" | "expired" | "rejected";
+  detail: string;
+  at: number;
 }
 
 /** One row of GET /api/v1/rollups. */

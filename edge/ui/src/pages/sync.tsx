@@ -1,4 +1,4 @@
-/** Buffer and sync with the hub ("Datenübertragung"), refreshed every 2 s. */
+/** Buffer and sync with the hub ("Datenübertragung") and the commands from the hub, refreshed every 2 s. */
 
 import { ErrorBox } from "../components/form.js";
 import { formatBytes, formatDateTime, formatDuration, formatNumber, formatRelative, plainValue } from "../format.js";
@@ -29,6 +29,7 @@ export function SyncPage() {
   const stateClass = !configured ? "status-unknown" : sync.connected ? "status-ok" : "status-fault";
   const limits = buffer.limits ?? {};
   const gaps = data.gaps ?? [];
+  const commands = data.commands ?? { recent: [], hubLimits: [], conflicts: [] };
   return (
     <>
       <h1>{t("syncTitle")}</h1>
@@ -161,6 +162,61 @@ export function SyncPage() {
               </tbody>
             </table>
           </div>
+        )}
+      </section>
+      <section class="card" aria-labelledby="sync-commands">
+        <h2 id="sync-commands">{t("hubCommands")}</h2>
+        {commands.hubLimits.length > 0 && (
+          <p class="warn-text" data-testid="hub-limits">
+            {t("hubLimitsHeld")}:{" "}
+            {commands.hubLimits
+              .map(
+                (l) =>
+                  `${l.deviceId} ${plainValue(l.limitPct)} %${l.until === null ? "" : ` ${t("hubLimitUntil")} ${formatDateTime(l.until)}`}`,
+              )
+              .join(" · ")}
+          </p>
+        )}
+        {commands.recent.length === 0 ? (
+          <p>{t("noHubCommands")}</p>
+        ) : (
+          <div class="table-scroll">
+            <table data-testid="hub-commands">
+              <thead>
+                <tr>
+                  <th scope="col">{t("commandReceived")}</th>
+                  <th scope="col">{t("commandType")}</th>
+                  <th scope="col">{t("commandState")}</th>
+                  <th scope="col">{t("commandDetail")}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {commands.recent.map((c) => (
+                  <tr key={c.id} data-command={c.id} data-state={c.state}>
+                    <td>{formatDateTime(c.receivedAt)}</td>
+                    <td>{tx(`cmd.${c.type}`, c.type)}</td>
+                    <td class={c.state === "succeeded" ? undefined : c.state === "received" ? "muted" : "warn-text"}>
+                      {tx(`cmdState.${c.state}`, c.state)}
+                    </td>
+                    <td class="detail">{c.detail}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        {commands.conflicts.length > 0 && (
+          <>
+            <h3>{t("hubLimitConflicts")}</h3>
+            <ul class="plain" data-testid="hub-limit-conflicts">
+              {commands.conflicts.map((c) => (
+                <li key={`${c.at}-${c.deviceId}-${c.point}`}>
+                  {formatDateTime(c.at)}: {c.source} → {c.deviceId}/{c.point} = {plainValue(c.value)} (
+                  {t("hubLimitsHeld")} {plainValue(c.limitPct)} %)
+                </li>
+              ))}
+            </ul>
+          </>
         )}
       </section>
     </>
