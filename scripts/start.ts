@@ -195,7 +195,12 @@ try {
   });
   // A small company around the demo site, on the first start only; its inverter's serial number is
   // the one the simulator reports, so the hub links it to the edge's telemetry by itself.
-  if (await seedDemoCompany(hub.pool, { edgeId, inverterSerial: DEMO_INVERTER_SERIAL })) {
+  const demoSiteDevices = [
+    // as the simulators report them in their SunSpec common models
+    { kind: "meter" as const, manufacturer: "SteinmetZ", model: "SIM-METER-3P", serialNumber: "SIMMETER01" },
+    { kind: "battery" as const, manufacturer: "SteinmetZ", model: "SIM-BAT-10K", serialNumber: "SIMBAT0001" },
+  ];
+  if (await seedDemoCompany(hub.pool, { edgeId, inverterSerial: DEMO_INVERTER_SERIAL, devices: demoSiteDevices })) {
     log.info("seeded the demo company (customers, site, stock, a project, bookings, a ticket)");
   }
   mkdirSync(simDataDir, { recursive: true });

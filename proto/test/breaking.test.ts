@@ -56,7 +56,7 @@ t.test("an added field does not", async (t) => {
   t.ok(
     passes(
       editedCopy(t, (s) =>
-        s.replace("uint64 next_seq = 5;", "uint64 next_seq = 5;\n  // test only\n  string extra = 6;"),
+        s.replace("uint64 next_seq = 5;", "uint64 next_seq = 5;\n  // test only\n  string extra = 99;"),
       ),
     ),
   );

@@ -220,6 +220,23 @@ t.test("SIGKILL of the whole npm start, a second start continues, Ctrl-C stops c
     ],
     "the edge reads every device of the demo site",
   );
+  // the seeded site's inverter, meter and battery carry the serial numbers the simulators report:
+  // the hub links them by itself; the Shelly states none, so it is the one left to resolve
+  const unresolved = await waitFor(
+    "the hub to link the devices by serial number",
+    async () => {
+      const res = await fetch(`${first.hubUrl}/api/v1/device-inventory/unresolved`, { headers: auth });
+      const list = (await res.json()) as { deviceId: string }[];
+      const linked = !list.some((d) => d.deviceId === "battery-1" || d.deviceId === "grid-meter");
+      return linked && list.some((d) => d.deviceId === "heat-pump") ? list : null;
+    },
+    30_000,
+  );
+  t.same(
+    (unresolved ?? []).map((d) => d.deviceId),
+    ["heat-pump"],
+    "inverter, grid meter and battery linked to the ERP devices",
+  );
 
   // Node-RED runs, the edge account logs in, the example flows are under Import → Examples.
   const red = first.nodeRedUrl;

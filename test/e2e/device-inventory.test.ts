@@ -110,7 +110,8 @@ const deviceOf = async (id: string) => (await inventory()).find((d) => d.deviceI
 t.test("the edge reports what SunSpec discovery found; the ERP device with that serial gets linked", async (t) => {
   const inverter = (await waitFor("the inverter's identity at the hub", async () => {
     const d = await deviceOf("inverter-1");
-    return d?.serialNumber === SERIAL && d.state === "ok" ? d : undefined;
+    // a link that could not be written is tried again with the next report (every second here)
+    return d?.serialNumber === SERIAL && d.state === "ok" && d.link ? d : undefined;
   })) as EdgeDevice;
   t.match(inverter, {
     profile: "inverter/sunspec-inverter-tcp",

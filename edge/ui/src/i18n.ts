@@ -633,6 +633,14 @@ const ERRORS: Record<string, { de: string; en: string }> = {
     en: "The hub refused this edge's identity (certificate unknown, revoked or mismatched).",
   },
   EDGE_ERR_WRITE_REFUSED: { de: "Schreibbefehl abgelehnt.", en: "Write refused." },
+  EDGE_ERR_COMMAND_REFUSED: {
+    de: "Befehl des Hubs abgelehnt, bevor etwas geschrieben wurde.",
+    en: "The hub's command was refused before anything was written.",
+  },
+  EDGE_ERR_COMMAND_EXPIRED: {
+    de: "Befehl des Hubs kam nach seiner Gültigkeit an und wurde nicht ausgeführt.",
+    en: "The hub's command arrived after its validity and was not executed.",
+  },
   EDGE_ERR_WRITE_VERIFY: {
     de: "Der zurückgelesene Wert weicht vom geschriebenen ab.",
     en: "The value read back differs from the value written.",

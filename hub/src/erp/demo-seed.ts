@@ -18,6 +18,8 @@ import { timeBookings } from "./time/entities.js";
 export interface DemoSite {
   edgeId: string;
   inverterSerial: string;
+  /** The site's other devices as their simulators report them (linked by serial number like the inverter). */
+  devices?: Array<{ kind: "meter" | "battery"; manufacturer: string; model: string; serialNumber: string }>;
 }
 
 /**
@@ -89,6 +91,7 @@ export async function seedDemoCompany(pool: pg.Pool, demo: DemoSite): Promise<bo
       serialNumber: demo.inverterSerial,
       warrantyEnd: "2036-05-04",
     });
+    for (const device of demo.devices ?? []) await add(devices, { siteId: site.id, ...device });
     const hq = await add(warehouses, { code: "HQ", name: "Hauptlager Kassel", city: "Kassel" });
     await add(warehouses, { code: "VAN-1", name: "Montagewagen 1" });
     const moduleArticle = await add(articles, {
