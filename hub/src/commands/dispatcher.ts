@@ -66,6 +66,7 @@ export class CommandDispatcher {
   private polling: Promise<void> | undefined;
   private readonly metrics: { reports: Counter<string>; refused: Counter<string> };
   private countedAt = 0;
+  private failing = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -108,7 +109,15 @@ export class CommandDispatcher {
   start(): void {
     const tick = () => {
       this.polling = this.poll()
-        .catch((err) => this.options.log.warn({ err }, "command delivery poll failed; trying again"))
+        .then(() => {
+          if (this.failing) this.options.log.info("command delivery works again");
+          this.failing = false;
+        })
+        .catch((err) => {
+          // logged once per outage, not every poll
+          if (!this.failing) this.options.log.warn({ err }, "command delivery poll failed; trying again");
+          this.failing = true;
+        })
         .finally(() => {
           this.polling = undefined;
           if (this.timer) this.timer = setTimeout(tick, this.options.pollMs ?? 250).unref();
@@ -180,7 +189,9 @@ export class CommandDispatcher {
     if (this.streams.size === 0) return;
     const edges = [...new Set([...this.streams.keys()].map((s) => s.edgeId))];
     const open = await openCommands(this.pool, edges);
+    const openIds = new Set(open.map((c) => c.id));
     for (const [stream, sent] of this.streams) {
+      for (const id of sent) if (!openIds.has(id)) sent.delete(id); // ended: not to be sent again anyway
       for (const command of open) {
         if (command.edgeId !== stream.edgeId || sent.has(command.id)) continue;
         sent.add(command.id);
