@@ -173,6 +173,21 @@ t.test("a changed applied file is refused; a changed down file refuses down", as
   t.same(await catalogDump(pool), dumpAll, "nothing changed");
 });
 
+t.test("hubs starting together: migrations and the catalog's grants apply once, none fails", async (t) => {
+  await migrate(pool, log);
+  // separate pools, as separate hub processes have
+  const pools = Array.from({ length: 4 }, () => openPool({ connectionString: db.url, max: 2 }, log));
+  t.teardown(() => Promise.all(pools.map((p) => p.end())));
+  for (let round = 0; round < 3; round++) {
+    const results = await Promise.allSettled(pools.map((p) => migrate(p, log)));
+    t.same(
+      results.map((r) => (r.status === "fulfilled" ? "ok" : String((r.reason as Error).message))),
+      ["ok", "ok", "ok", "ok"],
+      `round ${round + 1}`,
+    );
+  }
+});
+
 t.test("bad arguments exit 2", async (t) => {
   t.equal((await cli("down", "--to", "x")).code, 2);
   t.equal((await cli("plan", "sideways")).code, 2);

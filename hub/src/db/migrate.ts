@@ -251,8 +251,21 @@ async function run(pool: pg.Pool, log: Logger, direction: "up" | "down", options
  */
 export async function migrate(pool: pg.Pool, log: Logger, options: MigrateOptions = {}): Promise<number[]> {
   const done = await run(pool, log, "up", options);
-  // the catalog's classification decides the analyst and application layers' grants (SELECT, by column)
-  await applyCatalogGrants(pool);
+  // the catalog's classification decides the analyst and application layers' grants (SELECT, by
+  // column): in one transaction (no moment without a grant) under the migrations' lock (hubs
+  // starting together would otherwise change the same grants at once: "tuple concurrently updated")
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('steinmetz.migrations'))");
+    await applyCatalogGrants(client);
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
   return done;
 }
 
