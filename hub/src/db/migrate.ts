@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { hubError } from "../errors.js";
 import { applyCatalogGrants } from "../warehouse/catalog.js";
 import { assertSupportedPostgres } from "./postgres-version.js";
+import { inTransaction } from "./transaction.js";
 
 /** The hub's migrations folder. */
 export const MIGRATIONS_DIR = new URL("../../migrations", import.meta.url).pathname;
@@ -254,18 +255,11 @@ export async function migrate(pool: pg.Pool, log: Logger, options: MigrateOption
   // the catalog's classification decides the analyst and application layers' grants (SELECT, by
   // column): in one transaction (no moment without a grant) under the migrations' lock (hubs
   // starting together would otherwise change the same grants at once: "tuple concurrently updated")
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    await client.query("SELECT pg_advisory_xact_lock(hashtext('steinmetz.migrations'))");
-    await applyCatalogGrants(client);
-    await client.query("COMMIT");
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  await inTransaction(
+    pool,
+    (client) => applyCatalogGrants(client),
+    () => "BEGIN; SELECT pg_advisory_xact_lock(hashtext('steinmetz.migrations'))",
+  );
   return done;
 }
 
