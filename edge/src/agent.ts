@@ -245,6 +245,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<EdgeAge
       applied.restarted.push("buffer-needs-restart");
     }
     log.info({ version: info.version, author: info.author, ...applied }, "site configuration applied");
+    inventory.changed(); // the report carries the new version to the hub
     return applied;
   };
 

@@ -41,7 +41,7 @@ t.teardown(() => client.close());
 
 const report = (edgeId: string, devices: InventoryDevice[]) =>
   new Promise<ReportDevicesResponse>((resolve, reject) =>
-    client.reportDevices({ edgeId, devices }, (err, res) => (err ? reject(err) : resolve(res))),
+    client.reportDevices({ edgeId, devices, configVersion: 0 }, (err, res) => (err ? reject(err) : resolve(res))),
   );
 
 const device = (deviceId: string, extra: Partial<InventoryDevice> = {}): InventoryDevice => ({

@@ -297,18 +297,26 @@ t.test(
       yaml,
       commandId: pushed.json.id,
     });
-    const stale = await push(yaml, base.version);
+    // a change made at the edge reaches the hub's record of what the edge runs
+    const local = { ...changed, site: { name: "Commands (vor Ort)" } };
+    await edge.deps.config.apply(local, { baseVersion: base.version + 1, author: "installer" });
+    await waitFor(
+      "the hub to know the edge's new version",
+      async () => (await api("GET", `/edges/${EDGE}/configuration`, technician)).json.version === base.version + 2,
+    );
+    t.match((await api("GET", `/edges/${EDGE}/configuration`, technician)).json, { yaml: null }, "not the hub's YAML");
+    const stale = await push(yaml, base.version + 1);
     t.match(await ended(stale.json.id), { state: "rejected", detail: /EDGE_ERR_CONFIG_CONFLICT: .*version/ });
     const invalid = (await import("yaml")).stringify({
       ...changed,
       devices: [{ ...(changed.devices as Record<string, unknown>[])[0], pollIntervalMs: "fast" }],
     });
-    const refused = await push(invalid, base.version + 1);
+    const refused = await push(invalid, base.version + 2);
     t.match(await ended(refused.json.id), {
       state: "rejected",
       detail: /EDGE_ERR_CONFIG_INVALID: [\s\S]*\/devices\/0\/pollIntervalMs: must be integer/,
     });
-    t.equal(edge.deps.config.current().version, base.version + 1, "nothing applied");
+    t.equal(edge.deps.config.current().version, base.version + 2, "nothing applied");
     const owner = openPool({ connectionString: db.url, max: 1 }, log);
     t.teardown(() => owner.end());
     const trail = await owner.query(

@@ -202,7 +202,7 @@ t.test("a call claiming another edge's id is refused like ReportGaps", async (t)
   const call = <R>(fn: (cb: (err: Error | null, res?: R) => void) => void) =>
     new Promise<R>((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res as R))));
   await t.rejects(
-    call((cb) => spoof.reportDevices({ edgeId: "edge-other", devices: [device] }, cb)),
+    call((cb) => spoof.reportDevices({ edgeId: "edge-other", devices: [device], configVersion: 0 }, cb)),
     { code: status.PERMISSION_DENIED, details: /HUB_ERR_EDGE_ID_MISMATCH/ },
   );
   await t.rejects(

@@ -300,7 +300,8 @@ export class Forwarder {
   }
 
   /**
-   * Sends the device inventory now and again whenever it changes: the first change starts a
+   * Sends the device inventory (with the configuration version) now and again whenever it
+   * changes: the first change starts a
    * timer of `inventoryDebounceMs` and every change until it fires is sent with it, a change
    * during a report is sent when it returns, an unchanged inventory is not sent twice. Runs beside
    * the lanes and never ends the session: a failed report is logged once (until one succeeds) and
@@ -324,11 +325,12 @@ export class Forwarder {
         return;
       }
       const devices = inventory.snapshot();
-      const json = JSON.stringify(devices);
+      const configVersion = this.options.configVersion?.() ?? 0;
+      const json = JSON.stringify({ devices, configVersion });
       if (json === reported) return;
       sending = true;
       client.reportDevices(
-        { edgeId: buffer.edgeId, devices },
+        { edgeId: buffer.edgeId, devices, configVersion },
         new Metadata(),
         { deadline: Date.now() + 10_000 },
         (err, response: ReportDevicesResponse) => {

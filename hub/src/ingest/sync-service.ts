@@ -349,6 +349,7 @@ export function createSyncHandlers(deps: SyncServiceDeps, inflight: InFlight) {
       callback(grpcError(status.INVALID_ARGUMENT, `HUB_ERR_INVENTORY_INVALID: ${(err as Error).message}`));
       return;
     }
+    if (req.configVersion > 0) deps.commands?.noteConfigVersion(req.edgeId, req.configVersion);
     inventory.store(req.edgeId, devices).then(
       (stored) => {
         const reportLog = log.child({ edgeId: req.edgeId });

@@ -520,6 +520,11 @@ export interface ReportDevicesRequest {
    * for this edge that are not in the list.
    */
   devices: InventoryDevice[];
+  /**
+   * The version of the site configuration the edge runs (0: not told). The
+   * edge reports again when it changes, so the hub knows what each edge runs.
+   */
+  configVersion: number;
 }
 
 /** ReportDevicesResponse confirms the stored snapshot. */
@@ -3045,7 +3050,7 @@ export const InventoryDevice: MessageFns<InventoryDevice> = {
 };
 
 function createBaseReportDevicesRequest(): ReportDevicesRequest {
-  return { edgeId: "", devices: [] };
+  return { edgeId: "", devices: [], configVersion: 0 };
 }
 
 export const ReportDevicesRequest: MessageFns<ReportDevicesRequest> = {
@@ -3055,6 +3060,9 @@ export const ReportDevicesRequest: MessageFns<ReportDevicesRequest> = {
     }
     for (const v of message.devices) {
       InventoryDevice.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.configVersion !== 0) {
+      writer.uint32(24).uint64(message.configVersion);
     }
     return writer;
   },
@@ -3088,6 +3096,14 @@ export const ReportDevicesRequest: MessageFns<ReportDevicesRequest> = {
             message.devices.push(InventoryDevice.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.configVersion = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3110,6 +3126,11 @@ export const ReportDevicesRequest: MessageFns<ReportDevicesRequest> = {
       devices: globalThis.Array.isArray(object?.devices)
         ? object.devices.map((e: any) => InventoryDevice.fromJSON(e))
         : [],
+      configVersion: isSet(object.configVersion)
+        ? globalThis.Number(object.configVersion)
+        : isSet(object.config_version)
+        ? globalThis.Number(object.config_version)
+        : 0,
     };
   },
 
@@ -3121,6 +3142,9 @@ export const ReportDevicesRequest: MessageFns<ReportDevicesRequest> = {
     if (message.devices?.length) {
       obj.devices = message.devices.map((e) => InventoryDevice.toJSON(e));
     }
+    if (message.configVersion !== 0) {
+      obj.configVersion = Math.round(message.configVersion);
+    }
     return obj;
   },
 
@@ -3131,6 +3155,7 @@ export const ReportDevicesRequest: MessageFns<ReportDevicesRequest> = {
     const message = createBaseReportDevicesRequest();
     message.edgeId = object.edgeId ?? "";
     message.devices = object.devices?.map((e) => InventoryDevice.fromPartial(e)) || [];
+    message.configVersion = object.configVersion ?? 0;
     return message;
   },
 };
