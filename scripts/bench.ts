@@ -230,6 +230,7 @@ if (selected("warehouse")) {
       `  per job: ${jobs(r.firstLoad)}`,
       `  the power job alone (fresh watermark): ${ms(r.powerAlone.ms)}, ${fmt(r.powerAlone.rowsWritten)} rows vs the same baseline -> ratio ${alone.toFixed(2)}; its rows against the baseline's: ${r.powerMismatches} differ`,
       `  baseline before/after the loader: ${ms(r.baselineMs[0])} / ${ms(r.baselineMs[1])}, ${fmt(r.baselineRows)} rows; loading the readings (not measured): ${r.loadSeconds.toFixed(0)} s`,
+      `  the same aggregation with the rules' de-duplication (lowest seq per series and instant), hand-written: ${ms(r.dedupBaselineMs)} -> the power job alone against it ${(r.powerAlone.ms / r.dedupBaselineMs).toFixed(2)}, the first load ${(r.firstLoadMs / r.dedupBaselineMs).toFixed(2)}`,
       `warehouse incremental: one more hour for every series (${fmt(r.incremental.readings)} readings in one transaction), the next runWarehouse: ${ms(r.incremental.ms)} (target <= 2,000 ms: ${met(r.incremental.ms <= 2000)}), ${fmt(r.incremental.rowsWritten)} rows written`,
       `  per job: ${jobs(r.incremental.jobs)}`,
       "",

@@ -293,8 +293,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         }
       }
     })();
-    // the warehouse on a connection of the owner's (it writes curated), one pass at a time
-    const loader = newPool(databaseUrl, 1);
+    // the warehouse on connections of the owner's (it writes curated): one pass at a time, two jobs
+    // of a pass at once
+    const loader = newPool(databaseUrl, 2);
     const warehouseMs = options.warehouse?.intervalMs ?? 60_000;
     let loading: Promise<unknown> | undefined;
     // each run's lineage events in its transaction; relayed after the pass when an endpoint is set

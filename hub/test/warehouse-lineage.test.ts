@@ -133,7 +133,7 @@ async function moreReadings(n: number) {
 const broken: WarehouseJob = {
   ...(WAREHOUSE_JOBS[0] as WarehouseJob),
   name: "broken_job",
-  sql: () => "SELECT $1::text, $2::text, 1 / 0",
+  sql: () => "SELECT $1::int[], $2::text[], $3::text[], 1 / 0",
 };
 
 interface Row {

@@ -48,7 +48,7 @@ const downstream: WarehouseJob = {
   outputs: ["qa.energy_downstream"],
   grain: "none",
   dependsOn: ["fact_energy_15min"],
-  sql: () => "SELECT $1::text, $2::text",
+  sql: () => "SELECT $1::int[], $2::text[], $3::text[]",
 };
 const jobs = [
   ...WAREHOUSE_JOBS.filter((j) => j.name === "fact_energy_15min" || j.name === "fact_power_15min"),

@@ -1,6 +1,7 @@
-import { type ChangedSql, energySql } from "./energy.js";
+import { energySql } from "./energy.js";
 import { powerSql } from "./power.js";
 import { deviceStatusSql, dimensionsSql, projectFactsSql, servingSql } from "./reference.js";
+import { type ReadPlan, WINDOW_SERIES } from "./samples.js";
 
 /**
  * What a job reads: the raw readings committed in an xid window ($1 ≤ ingest_xid < $2; readings
@@ -32,17 +33,13 @@ export interface WarehouseJob {
    * changes nothing is not a run); `serving` refreshes views when an upstream job changed rows.
    */
   source?: "raw" | "reference" | "serving";
-  /** The statement loading one window ($1, $2 as `WindowKind` says); its row count is rows written. */
-  sql(kind: WindowKind): string;
+  /**
+   * The statement; its row count is rows written. A `raw` job loads the series its window changed
+   * (`WINDOW_SERIES`: $1 series ids, $2 and $3 the first and last reading time touched in each),
+   * reading their samples as `plan` says; the others take no parameters.
+   */
+  sql(plan: ReadPlan): string;
 }
-
-/** Series touched by the window with the first and last time touched. */
-const changedSeries = (kind: WindowKind): ChangedSql =>
-  `SELECT r.series_id, min(r.ts) AS a, max(r.ts) AS b FROM raw.readings r WHERE ${inWindow(kind)} GROUP BY r.series_id`;
-
-/** Quarters touched by the window. */
-const changedQuarters = (kind: WindowKind) =>
-  `SELECT DISTINCT r.series_id, date_bin('15 minutes', r.ts, TIMESTAMPTZ '2000-01-01') AS s FROM raw.readings r WHERE ${inWindow(kind)}`;
 
 /** The jobs, in an order that respects `dependsOn`. */
 export const WAREHOUSE_JOBS: readonly WarehouseJob[] = [
@@ -53,7 +50,7 @@ export const WAREHOUSE_JOBS: readonly WarehouseJob[] = [
     outputs: ["curated.fact_energy_15min"],
     grain: "series × UTC quarter-hour",
     dependsOn: [],
-    sql: (kind) => energySql(changedSeries(kind)),
+    sql: (plan) => energySql(WINDOW_SERIES, plan),
   },
   {
     name: "fact_power_15min",
@@ -62,7 +59,7 @@ export const WAREHOUSE_JOBS: readonly WarehouseJob[] = [
     outputs: ["curated.fact_power_15min"],
     grain: "series × UTC quarter-hour",
     dependsOn: [],
-    sql: (kind) => powerSql(changedQuarters(kind)),
+    sql: (plan) => powerSql(WINDOW_SERIES, plan),
   },
   {
     name: "dimensions",

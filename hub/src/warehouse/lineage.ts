@@ -165,7 +165,7 @@ export function runEvent(run: RunContext, eventType: RunEvent["eventType"], opti
       name: run.job.name,
       facets: {
         jobType: { ...facet("jobType", producer), processingType: "BATCH", integration: "STEINMETZ", jobType: "QUERY" },
-        sql: { ...facet("sql", producer), query: run.job.sql(run.kind), dialect: "postgres" },
+        sql: { ...facet("sql", producer), query: run.job.sql(run.plan ?? "seek"), dialect: "postgres" },
       },
     },
     inputs,

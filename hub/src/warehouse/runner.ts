@@ -3,6 +3,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { inWindow, WAREHOUSE_JOBS, type WarehouseJob, type WindowKind } from "./jobs.js";
 import { syncPoints } from "./points.js";
+import type { ReadPlan } from "./samples.js";
 
 /** A run as its hooks see it. */
 export interface RunContext {
@@ -14,6 +15,8 @@ export interface RunContext {
   startedAt: Date;
   readings?: number;
   series?: number;
+  /** How a raw job read its samples. */
+  plan?: ReadPlan;
   rowsWritten?: number;
 }
 
@@ -57,6 +60,74 @@ const errorJson = (err: unknown) => {
   return { message: String(e?.message ?? err).slice(0, 2000), code: e?.code ?? null };
 };
 
+/** What a window changed: the parameters of a raw job's statement, its counts and read plan. */
+interface WindowChanges {
+  params: [number[], string[], string[]];
+  readings: number;
+  series: number;
+  plan: ReadPlan;
+}
+
+/** A pass's windows, measured once for the jobs that share them. */
+type WindowCache = Map<string, Promise<WindowChanges>>;
+
+/**
+ * The series a window changed (the first and last reading time touched in each) and how to read
+ * their samples: `scan` when the window holds at least a fifth of the rows the partitions it
+ * spans hold (by the planner's statistics), else `seek`. A window of xids is the same set of rows
+ * in every later snapshot (they committed before the snapshot that chose it), so jobs with the
+ * same window share one measurement.
+ */
+async function windowChanges(
+  client: pg.PoolClient,
+  kind: WindowKind,
+  window: { from: string; to: string },
+  cache: WindowCache,
+): Promise<WindowChanges> {
+  const key = `${kind}:${window.from}:${window.to}`;
+  let changes = cache.get(key);
+  if (!changes) {
+    changes = measureWindow(client, kind, window);
+    cache.set(key, changes);
+    // a failed measurement is not kept: the next job measures again
+    changes.catch(() => cache.delete(key));
+  }
+  return changes;
+}
+
+async function measureWindow(
+  client: pg.PoolClient,
+  kind: WindowKind,
+  window: { from: string; to: string },
+): Promise<WindowChanges> {
+  const { rows } = await client.query(
+    `WITH ch AS (
+       SELECT r.series_id, min(r.ts) AS a, max(r.ts) AS b, count(*) AS n FROM raw.readings r
+       WHERE ${inWindow(kind)} GROUP BY r.series_id
+     ),
+     parts AS (
+       SELECT greatest(c.reltuples, 0) AS tuples, pg_get_expr(c.relpartbound, c.oid) AS bound
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'raw.readings'::regclass
+     )
+     SELECT coalesce(array_agg(series_id ORDER BY series_id), '{}') AS ids,
+       coalesce(array_agg(a ORDER BY series_id)::text[], '{}') AS a, coalesce(array_agg(b ORDER BY series_id)::text[], '{}') AS b,
+       coalesce(sum(n), 0)::bigint::text AS readings, count(*)::int AS series,
+       (SELECT coalesce(sum(tuples), 0) FROM parts
+        WHERE bound = 'DEFAULT' OR (substring(bound FROM 'FROM \(''([^'']+)''\)')::timestamptz <= (SELECT max(b) FROM ch)
+          AND substring(bound FROM 'TO \(''([^'']+)''\)')::timestamptz > (SELECT min(a) FROM ch))) AS spanned
+     FROM ch`,
+    [window.from, window.to],
+  );
+  const row = rows[0] as { ids: number[]; a: string[]; b: string[]; readings: string; series: number; spanned: number };
+  const readings = Number(row.readings);
+  return {
+    params: [row.ids, row.a, row.b],
+    readings,
+    series: row.series,
+    plan: readings * 5 >= Number(row.spanned) ? "scan" : "seek",
+  };
+}
+
 /**
  * Runs one job on what was committed to raw since its watermark, in one transaction that holds
  * the job's row (FOR UPDATE SKIP LOCKED: several hub processes never run a job at once — the
@@ -65,7 +136,13 @@ const errorJson = (err: unknown) => {
  * after a backoff (30 s doubling per failure, at most an hour); the window stays where it was, so
  * nothing is skipped.
  */
-async function runIncremental(client: pg.PoolClient, job: WarehouseJob, log: Logger, hooks: RunHooks): Promise<JobRun> {
+async function runIncremental(
+  client: pg.PoolClient,
+  job: WarehouseJob,
+  log: Logger,
+  hooks: RunHooks,
+  cache: WindowCache,
+): Promise<JobRun> {
   const started = Date.now();
   const ctx: RunContext = {
     runId: randomUUID(),
@@ -97,21 +174,16 @@ async function runIncremental(client: pg.PoolClient, job: WarehouseJob, log: Log
     }
     const window = { from: state.watermark, to: state.xmin };
     ctx.window = window;
+    let changes: WindowChanges | undefined;
     if (source === "raw") {
-      const { rows: counted } = await client.query(
-        `SELECT count(*)::int AS readings, count(DISTINCT r.series_id)::int AS series FROM raw.readings r
-         WHERE ${inWindow("incremental")}`,
-        [window.from, window.to],
-      );
-      Object.assign(ctx, counted[0]);
+      changes = await windowChanges(client, "incremental", window, cache);
+      Object.assign(ctx, { readings: changes.readings, series: changes.series, plan: changes.plan });
     }
-    ctx.rowsWritten = rowsOf(
-      await (source === "raw"
-        ? client.query(job.sql("incremental"), [window.from, window.to])
-        : client.query(job.sql("incremental"))),
-    );
-    if ((source === "raw" && ctx.readings === 0) || (source === "reference" && ctx.rowsWritten === 0)) {
-      // nothing came in (other transactions moved the horizon) or nothing differs: only the watermark follows
+    ctx.rowsWritten =
+      changes?.readings === 0
+        ? 0
+        : rowsOf(await client.query(job.sql(changes?.plan ?? "seek"), (changes?.params ?? []) as unknown[]));
+    if (changes?.readings === 0 || (source === "reference" && ctx.rowsWritten === 0)) {
       await client.query("UPDATE ops.warehouse_jobs SET watermark = $2 WHERE job = $1", [job.name, window.to]);
       await client.query("COMMIT");
       return { job: job.name, runId: null, status: "skipped", reason: "up to date" };
@@ -171,37 +243,87 @@ async function runIncremental(client: pg.PoolClient, job: WarehouseJob, log: Log
  * Runs every job once on what was committed so far, in dependency order; a job whose upstream
  * failed in this pass is skipped (and says why). Returns what each did.
  */
-export async function runWarehouse(
+export async function runWarehouse(pool: pg.Pool, options: PassOptions): Promise<JobRun[]> {
+  const hooks = options.hooks ?? {};
+  const cache: WindowCache = new Map();
+  return pass(pool, options, async (client, job, results) => {
+    const upstream = results.filter((r) => job.dependsOn.includes(r.job));
+    if (upstream.some((r) => r.status === "failed"))
+      return { job: job.name, runId: null, status: "skipped", reason: "upstream failed" };
+    // blocked by a failed rule of an upstream job's last loaded window (this pass's or an earlier one)
+    const { rows: blocks } = await client.query(
+      "SELECT coalesce(array_agg(DISTINCT rule), '{}') AS rules FROM ops.warehouse_jobs, unnest(blocked_by) AS rule WHERE job = ANY($1)",
+      [job.dependsOn],
+    );
+    const blockedBy = blocks[0].rules as string[];
+    if (blockedBy.length) return { job: job.name, runId: null, status: "skipped", reason: "blocked", blockedBy };
+    return runIncremental(client, job, options.log, hooks, cache);
+  });
+}
+
+/** How a pass runs. */
+export interface PassOptions {
+  log: Logger;
+  jobs?: readonly WarehouseJob[];
+  hooks?: RunHooks;
+  /**
+   * Jobs run at once, each on its own connection from the pool (default 2): a job starts when the
+   * jobs it depends on have ended.
+   */
+  connections?: number;
+}
+
+/**
+ * Runs each job once with `run`, on up to `connections` connections, a job when the jobs of the
+ * pass it depends on have ended (`run` sees their results); returns the results in the jobs' order.
+ */
+async function pass(
   pool: pg.Pool,
-  options: { log: Logger; jobs?: readonly WarehouseJob[]; hooks?: RunHooks },
+  options: PassOptions,
+  run: (client: pg.PoolClient, job: WarehouseJob, results: JobRun[]) => Promise<JobRun>,
 ): Promise<JobRun[]> {
   const jobs = options.jobs ?? WAREHOUSE_JOBS;
-  const client = await pool.connect();
-  const results: JobRun[] = [];
-  try {
-    await syncPoints(client);
-    for (const job of jobs) {
-      const upstream = results.filter((r) => job.dependsOn.includes(r.job));
-      if (upstream.some((r) => r.status === "failed")) {
-        results.push({ job: job.name, runId: null, status: "skipped", reason: "upstream failed" });
-        continue;
+  const names = new Set(jobs.map((j) => j.name));
+  const pending = [...jobs];
+  const results = new Map<string, JobRun>();
+  let ended: () => void = () => undefined;
+  let someEnded = new Promise<void>((resolve) => {
+    ended = resolve;
+  });
+  const ready = (job: WarehouseJob) => job.dependsOn.every((d) => !names.has(d) || results.has(d));
+  let first = true;
+  const worker = async () => {
+    const client = await pool.connect();
+    try {
+      if (first) {
+        first = false;
+        await syncPoints(client);
       }
-      // blocked by a failed rule of an upstream job's last loaded window (this pass's or an earlier one)
-      const { rows: blocks } = await client.query(
-        "SELECT coalesce(array_agg(DISTINCT rule), '{}') AS rules FROM ops.warehouse_jobs, unnest(blocked_by) AS rule WHERE job = ANY($1)",
-        [job.dependsOn],
-      );
-      const blockedBy = blocks[0].rules as string[];
-      if (blockedBy.length) {
-        results.push({ job: job.name, runId: null, status: "skipped", reason: "blocked", blockedBy });
-        continue;
+      while (pending.length) {
+        const i = pending.findIndex(ready);
+        if (i < 0) {
+          // what it waits for runs on another connection
+          await someEnded;
+          continue;
+        }
+        const job = pending.splice(i, 1)[0] as WarehouseJob;
+        results.set(job.name, await run(client, job, [...results.values()]));
+        ended();
+        someEnded = new Promise<void>((resolve) => {
+          ended = resolve;
+        });
       }
-      results.push(await runIncremental(client, job, options.log, options.hooks ?? {}));
+    } catch (err) {
+      // the others end with what they run now
+      pending.length = 0;
+      ended();
+      throw err;
+    } finally {
+      client.release();
     }
-  } finally {
-    client.release();
-  }
-  return results;
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.connections ?? 2, jobs.length)) }, worker));
+  return jobs.map((j) => results.get(j.name) as JobRun);
 }
 
 /**
@@ -211,64 +333,56 @@ export async function runWarehouse(
 export async function backfillWarehouse(
   pool: pg.Pool,
   range: { from: Date; to: Date },
-  options: { log: Logger; jobs?: readonly WarehouseJob[]; hooks?: RunHooks },
+  options: PassOptions & { /** Reads the samples so, whatever the window holds. */ plan?: ReadPlan },
 ): Promise<JobRun[]> {
-  const jobs = options.jobs ?? WAREHOUSE_JOBS;
   const hooks = options.hooks ?? {};
   const window = { from: range.from.toISOString(), to: range.to.toISOString() };
-  const client = await pool.connect();
-  const results: JobRun[] = [];
-  try {
-    await syncPoints(client);
-    for (const job of jobs) {
-      const started = Date.now();
-      const ctx: RunContext = { runId: randomUUID(), job, kind: "backfill", window, startedAt: new Date() };
-      await client.query("INSERT INTO ops.warehouse_jobs (job) VALUES ($1) ON CONFLICT DO NOTHING", [job.name]);
+  const cache: WindowCache = new Map();
+  return pass(pool, options, async (client, job) => {
+    const started = Date.now();
+    const ctx: RunContext = { runId: randomUUID(), job, kind: "backfill", window, startedAt: new Date() };
+    await client.query("INSERT INTO ops.warehouse_jobs (job) VALUES ($1) ON CONFLICT DO NOTHING", [job.name]);
+    await client.query("BEGIN");
+    try {
+      // waits for an incremental run of the job in another process to end
+      await client.query("SELECT 1 FROM ops.warehouse_jobs WHERE job = $1 FOR UPDATE", [job.name]);
+      const source = job.source ?? "raw";
+      const changes = source === "raw" ? await windowChanges(client, "backfill", window, cache) : undefined;
+      const plan = options.plan ?? changes?.plan ?? "seek";
+      if (changes) Object.assign(ctx, { readings: changes.readings, series: changes.series, plan });
+      ctx.rowsWritten =
+        changes?.readings === 0 ? 0 : rowsOf(await client.query(job.sql(plan), (changes?.params ?? []) as unknown[]));
+      const quality = (await hooks.afterLoad?.(client, ctx)) ?? { blocking: [] };
+      await hooks.lineage?.(client, ctx, "COMPLETE");
+      await client.query(
+        `INSERT INTO ops.warehouse_runs (id, job, kind, from_ts, to_ts, status, started_at, ended_at, rows_written)
+         VALUES ($1, $2, 'backfill', $3, $4, 'succeeded', $5, clock_timestamp(), $6)`,
+        [ctx.runId, job.name, range.from, range.to, ctx.startedAt, ctx.rowsWritten],
+      );
+      await client.query("COMMIT");
+      return {
+        job: job.name,
+        runId: ctx.runId,
+        status: "succeeded",
+        window,
+        rowsWritten: ctx.rowsWritten,
+        ms: Date.now() - started,
+        ...(quality.blocking.length ? { blockedBy: quality.blocking } : {}),
+      };
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => undefined);
       await client.query("BEGIN");
-      try {
-        // waits for an incremental run of the job in another process to end
-        await client.query("SELECT 1 FROM ops.warehouse_jobs WHERE job = $1 FOR UPDATE", [job.name]);
-        const source = job.source ?? "raw";
-        ctx.rowsWritten = rowsOf(
-          await (source === "raw"
-            ? client.query(job.sql("backfill" satisfies WindowKind), [range.from, range.to])
-            : client.query(job.sql("backfill"))),
-        );
-        const quality = (await hooks.afterLoad?.(client, ctx)) ?? { blocking: [] };
-        await hooks.lineage?.(client, ctx, "COMPLETE");
-        await client.query(
-          `INSERT INTO ops.warehouse_runs (id, job, kind, from_ts, to_ts, status, started_at, ended_at, rows_written)
-           VALUES ($1, $2, 'backfill', $3, $4, 'succeeded', $5, clock_timestamp(), $6)`,
-          [ctx.runId, job.name, range.from, range.to, ctx.startedAt, ctx.rowsWritten],
-        );
-        await client.query("COMMIT");
-        results.push({
-          job: job.name,
-          runId: ctx.runId,
-          status: "succeeded",
-          window,
-          rowsWritten: ctx.rowsWritten,
-          ms: Date.now() - started,
-          ...(quality.blocking.length ? { blockedBy: quality.blocking } : {}),
-        });
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        await client.query("BEGIN");
-        await client.query(
-          `INSERT INTO ops.warehouse_runs (id, job, kind, from_ts, to_ts, status, started_at, ended_at, error)
-           VALUES ($1, $2, 'backfill', $3, $4, 'failed', $5, clock_timestamp(), $6)`,
-          [ctx.runId, job.name, range.from, range.to, ctx.startedAt, errorJson(err)],
-        );
-        await hooks.lineage?.(client, ctx, "FAIL", err);
-        await client.query("COMMIT");
-        options.log.warn({ err, job: job.name }, "warehouse backfill failed");
-        results.push({ job: job.name, runId: ctx.runId, status: "failed", error: errorJson(err).message });
-      }
+      await client.query(
+        `INSERT INTO ops.warehouse_runs (id, job, kind, from_ts, to_ts, status, started_at, ended_at, error)
+         VALUES ($1, $2, 'backfill', $3, $4, 'failed', $5, clock_timestamp(), $6)`,
+        [ctx.runId, job.name, range.from, range.to, ctx.startedAt, errorJson(err)],
+      );
+      await hooks.lineage?.(client, ctx, "FAIL", err);
+      await client.query("COMMIT");
+      options.log.warn({ err, job: job.name }, "warehouse backfill failed");
+      return { job: job.name, runId: ctx.runId, status: "failed", error: errorJson(err).message };
     }
-  } finally {
-    client.release();
-  }
-  return results;
+  });
 }
 
 /** Each job's watermark, failures and last run. */
