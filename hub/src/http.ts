@@ -25,6 +25,7 @@ import type { SagaDefinition } from "./sagas/definition.js";
 import { sagaRoutes } from "./sagas/routes.js";
 import { telemetryRoutes } from "./telemetry/index.js";
 import { warehouseRoutes } from "./warehouse/routes.js";
+import { webAppPlugin } from "./web-app.js";
 
 /** What the HTTP app needs. */
 export interface HubHttpDeps {
@@ -109,5 +110,7 @@ export async function buildHubHttp(deps: HubHttpDeps) {
   await app.register(sagaRoutes, { prefix: "/api/v1", pool: deps.pool, definitions: deps.sagas });
   await app.register(commandRoutes, { prefix: "/api/v1", pool: deps.pool });
   await app.register(warehouseRoutes, { prefix: "/api/v1", pool: deps.pool });
+  // the web app for ERP users at /
+  await app.register(await webAppPlugin());
   return app;
 }

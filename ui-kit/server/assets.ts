@@ -1,14 +1,15 @@
 /**
- * The installer web UI's static files: built in memory from `edge/ui/` with esbuild (development,
- * tests) or read from the prebuilt `edge/dist/ui/` (the appliance build, `npm run build:edge`), and
- * served by a fastify plugin with strong ETags, gzip and a strict content security policy.
+ * A web app's static files (the edge's installer UI, the hub's web app): built in memory from its
+ * sources with esbuild (development, tests) or read from a prebuilt directory (an appliance or
+ * image build), and served by a fastify plugin with strong ETags, gzip and a strict content
+ * security policy.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 
 /** One file of the UI, ready to send. */
 export interface UiAsset {
@@ -22,11 +23,24 @@ export interface UiAsset {
   immutable: boolean;
 }
 
+/** A web app: where its sources and its prebuilt files are. */
+export interface UiApp {
+  /** What it is called in errors ("installer UI"). */
+  name: string;
+  /** `index.html` (referencing `/assets/main.js` and `/assets/main.css`) and `src/main.tsx`. */
+  sourceDir: string;
+  /** Where a build writes it (`index.html` plus `assets/`). */
+  prebuiltDir: string;
+  /** Prefer the prebuilt files even when the sources are there (the code runs as a bundle). */
+  bundled: boolean;
+}
+
 /** Where `loadUiAssets` takes the files from. */
 export interface UiAssetsOptions {
   /**
-   * A prebuilt directory to read (`index.html` plus `assets/`); default: `edge/dist/ui` when the
-   * appliance bundle runs (see `defaultPrebuiltDir`). `null` always builds from the sources.
+   * A prebuilt directory to read (`index.html` plus `assets/`); default: the app's prebuilt
+   * directory when it runs as a bundle (see `defaultPrebuiltDir`). `null` always builds from the
+   * sources.
    */
   prebuiltDir?: string | null;
 }
@@ -55,14 +69,6 @@ const CONTENT_TYPES: Record<string, string> = {
   ".map": "application/json",
 };
 
-const here = import.meta.dirname;
-/** True when running as the appliance bundle `edge/dist/edge.mjs` rather than from `edge/src/http`. */
-const bundled = !import.meta.filename.endsWith(".ts");
-/** `edge/dist/ui` seen from the running code. */
-const PREBUILT_DIR = bundled ? join(here, "ui") : join(here, "../../dist/ui");
-/** `edge/ui` seen from the running code. */
-const SOURCE_DIR = bundled ? join(here, "../ui") : join(here, "../../ui");
-
 /** Turns a file (path relative to the UI root, e.g. `assets/main-AB12.js`) into a servable asset. */
 function toAsset(path: string, body: Buffer): UiAsset {
   const hash = createHash("sha256").update(body).digest("base64url").slice(0, 27);
@@ -76,13 +82,14 @@ function toAsset(path: string, body: Buffer): UiAsset {
 }
 
 /**
- * Bundles `edge/ui/src/main.tsx` (JavaScript and CSS with content-hashed names) and fills the
- * `index.html` template with their names; returns file path (relative, `/`-separated) → content.
+ * Bundles the app's `src/main.tsx` (JavaScript and CSS with content-hashed names; areas it imports
+ * dynamically become chunks of their own) and fills the `index.html` template with their names;
+ * returns file path (relative, `/`-separated) → content.
  */
-async function buildUiFiles(): Promise<Map<string, Buffer>> {
-  const uiRoot = SOURCE_DIR;
-  if (!existsSync(join(uiRoot, "src/main.tsx"))) throw new Error(`installer UI sources not found in ${uiRoot}`);
-  // Loaded only here: the appliance reads the prebuilt files and has no esbuild.
+async function buildUiFiles(app: UiApp): Promise<Map<string, Buffer>> {
+  const uiRoot = app.sourceDir;
+  if (!existsSync(join(uiRoot, "src/main.tsx"))) throw new Error(`${app.name} sources not found in ${uiRoot}`);
+  // Loaded only here: an appliance reads the prebuilt files and has no esbuild.
   const { build } = await import("esbuild");
   const outdir = join(uiRoot, "out");
   const result = await build({
@@ -90,7 +97,9 @@ async function buildUiFiles(): Promise<Map<string, Buffer>> {
     entryPoints: [join(uiRoot, "src/main.tsx")],
     outdir,
     entryNames: "assets/[name]-[hash]",
+    chunkNames: "assets/[name]-[hash]",
     assetNames: "assets/[name]-[hash]",
+    splitting: true,
     write: false,
     bundle: true,
     minify: true,
@@ -106,24 +115,26 @@ async function buildUiFiles(): Promise<Map<string, Buffer>> {
   for (const out of result.outputFiles) {
     files.set(relative(outdir, out.path).split("\\").join("/"), Buffer.from(out.contents));
   }
-  const js = [...files.keys()].find((p) => p.endsWith(".js"));
-  const css = [...files.keys()].find((p) => p.endsWith(".css"));
-  if (!js || !css) throw new Error("installer UI build produced no script or no stylesheet");
+  const entry = (ext: string) =>
+    result.outputFiles.find((out) => basename(out.path).startsWith("main-") && out.path.endsWith(ext));
+  const [js, css] = [entry(".js"), entry(".css")].map((out) => out && relative(outdir, out.path).split("\\").join("/"));
+  if (!js || !css) throw new Error(`${app.name} build produced no script or no stylesheet`);
   const template = await readFile(join(uiRoot, "index.html"), "utf8");
   const html = template.replace("/assets/main.js", `/${js}`).replace("/assets/main.css", `/${css}`);
-  if (html === template) throw new Error("edge/ui/index.html does not reference /assets/main.js and /assets/main.css");
+  if (html === template)
+    throw new Error(`${app.name}: index.html does not reference /assets/main.js and /assets/main.css`);
   files.set("index.html", Buffer.from(html));
   return files;
 }
 
 /**
- * `edge/dist/ui` when it exists and the code runs as the bundle, or when the UI sources are
- * missing. From the sources the UI is always built, so a `dist/ui` left by an earlier
- * `npm run build:edge` (the benchmarks run it) never serves a stale UI during development.
+ * The prebuilt directory when it exists and the code runs as a bundle, or when the sources are
+ * missing. From the sources the app is always built, so prebuilt files left by an earlier build
+ * (the benchmarks make one) never serve a stale app during development.
  */
-function defaultPrebuiltDir(): string | undefined {
-  if (!existsSync(join(PREBUILT_DIR, "index.html"))) return undefined;
-  return bundled || !existsSync(join(SOURCE_DIR, "src/main.tsx")) ? PREBUILT_DIR : undefined;
+function defaultPrebuiltDir(app: UiApp): string | undefined {
+  if (!existsSync(join(app.prebuiltDir, "index.html"))) return undefined;
+  return app.bundled || !existsSync(join(app.sourceDir, "src/main.tsx")) ? app.prebuiltDir : undefined;
 }
 
 /** Reads every file below `dir` (relative `/`-separated path → content). */
@@ -140,18 +151,18 @@ async function readUiDir(dir: string): Promise<Map<string, Buffer>> {
 }
 
 /**
- * The UI's files keyed by URL path (`/index.html`, `/assets/main-XXXX.js`, ...): read from the
- * prebuilt directory when there is one, otherwise built from `edge/ui/` in memory.
+ * The app's files keyed by URL path (`/index.html`, `/assets/main-XXXX.js`, ...): read from the
+ * prebuilt directory when there is one, otherwise built from the sources in memory.
  */
-export async function loadUiAssets(options: UiAssetsOptions = {}): Promise<Map<string, UiAsset>> {
-  const prebuilt = options.prebuiltDir === undefined ? defaultPrebuiltDir() : (options.prebuiltDir ?? undefined);
-  const files = prebuilt ? await readUiDir(prebuilt) : await buildUiFiles();
+export async function loadUiAssets(app: UiApp, options: UiAssetsOptions = {}): Promise<Map<string, UiAsset>> {
+  const prebuilt = options.prebuiltDir === undefined ? defaultPrebuiltDir(app) : (options.prebuiltDir ?? undefined);
+  const files = prebuilt ? await readUiDir(prebuilt) : await buildUiFiles(app);
   return new Map([...files].map(([path, body]) => [`/${path}`, toAsset(path, body)]));
 }
 
-/** Builds the UI and writes its files to `dir` (emptied first); returns the paths written. */
-export async function buildUiTo(dir: string): Promise<string[]> {
-  const files = await buildUiFiles();
+/** Builds the app and writes its files to `dir` (emptied first); returns the paths written. */
+export async function buildUiTo(app: UiApp, dir: string): Promise<string[]> {
+  const files = await buildUiFiles(app);
   await rm(dir, { recursive: true, force: true });
   const written: string[] = [];
   for (const [path, body] of files) {
@@ -201,16 +212,25 @@ function send(req: FastifyRequest, reply: FastifyReply, asset: UiAsset) {
 }
 
 /**
- * Serves the UI: `/` and `/index.html` (revalidated on every load) and `/assets/*` (hashed names,
+ * Serves the app: `/` and `/index.html` (revalidated on every load) and `/assets/*` (hashed names,
  * cached for a year), gzip when accepted, 304 on a matching If-None-Match, with the headers of
- * `UI_CONTENT_SECURITY_POLICY`, `nosniff` and `no-referrer`. Register it on the edge's server.
+ * `UI_CONTENT_SECURITY_POLICY`, `nosniff` and `no-referrer`; an unknown asset is a 404 problem
+ * with `notFoundCode`.
  */
-export function uiAssetsPlugin(assets: Map<string, UiAsset>): FastifyPluginAsync {
+export function uiAssetsPlugin(
+  assets: Map<string, UiAsset>,
+  options: {
+    notFoundCode: string;
+    /** The routes' config: what makes them public on the server they are registered on. */
+    routeConfig: Record<string, unknown>;
+  },
+): FastifyPluginAsync {
+  const { notFoundCode, routeConfig } = options;
   return async (app) => {
     const index = assets.get("/index.html");
     if (!index) throw new Error("UI assets hold no /index.html");
     // Public (the login page is part of it) and not part of the API's OpenAPI document.
-    const options = { config: { access: "public" as const }, schema: { hide: true } };
+    const options = { config: routeConfig, schema: { hide: true } as FastifySchema };
     app.get("/", options, (req, reply) => send(req, reply, index));
     app.get("/index.html", options, (req, reply) => send(req, reply, index));
     app.get<{ Params: { "*": string } }>("/assets/*", options, (req, reply) => {
@@ -224,7 +244,7 @@ export function uiAssetsPlugin(assets: Map<string, UiAsset>): FastifyPluginAsync
             title: "Not Found",
             status: 404,
             detail: `no UI asset ${basename(req.params["*"])}`,
-            code: "EDGE_ERR_NOT_FOUND",
+            code: notFoundCode,
           });
       }
       return send(req, reply, asset);

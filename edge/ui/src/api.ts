@@ -1,39 +1,8 @@
 /** The one way the UI talks to the edge: fetch with the session cookie, JSON and the CSRF header. */
 
-/** A field error of a problem document (JSON pointer into the request body or the configuration). */
-export interface Problem {
-  path: string;
-  message: string;
-}
+import { ApiError, NETWORK_ERROR, problemOf } from "@steinmetz/ui-kit/problem.js";
 
-/** Code of a network failure (the edge did not answer at all). */
-export const NETWORK_ERROR = "NETWORK";
-
-/** An API call that failed: the problem document's code, detail and field problems. */
-export class ApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly detail: string;
-  readonly problems: Problem[];
-  readonly retryAfterS: number | undefined;
-
-  constructor(
-    status: number,
-    code: string,
-    detail: string,
-    problems: Problem[] = [],
-    retryAfterS?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(`${code}: ${detail}`, options);
-    this.name = "ApiError";
-    this.status = status;
-    this.code = code;
-    this.detail = detail;
-    this.problems = problems;
-    this.retryAfterS = retryAfterS;
-  }
-}
+export { ApiError, NETWORK_ERROR, type Problem } from "@steinmetz/ui-kit/problem.js";
 
 let csrfToken: string | null = null;
 let onAuthRequired: () => void = () => {};
@@ -57,24 +26,6 @@ export interface ApiOptions {
 }
 
 const PUBLIC_AUTH_PATHS = ["/api/v1/login", "/api/v1/setup"];
-
-/** Turns a failed response into an `ApiError` (problem+json when the edge sent one). */
-async function toError(res: Response): Promise<ApiError> {
-  let doc: Record<string, unknown> = {};
-  try {
-    doc = (await res.json()) as Record<string, unknown>;
-  } catch {
-    // not JSON (a proxy's error page): fall back to the status
-  }
-  const code = typeof doc.code === "string" ? doc.code : res.status >= 500 ? "EDGE_ERR_INTERNAL" : `HTTP_${res.status}`;
-  const detail =
-    typeof doc.detail === "string" ? doc.detail : typeof doc.title === "string" ? doc.title : res.statusText;
-  const problems = Array.isArray(doc.problems) ? (doc.problems as Problem[]) : [];
-  const header = Number(res.headers.get("retry-after"));
-  const retryAfterS =
-    typeof doc.retryAfterS === "number" ? doc.retryAfterS : Number.isFinite(header) && header > 0 ? header : undefined;
-  return new ApiError(res.status, code, detail, problems, retryAfterS);
-}
 
 /**
  * Calls the edge's API at `path` and returns the parsed JSON (undefined for 204). Throws an
@@ -101,7 +52,7 @@ export async function api<T>(path: string, options: ApiOptions = {}): Promise<T>
     throw new ApiError(0, NETWORK_ERROR, String(err), [], undefined, { cause: err });
   }
   if (!res.ok) {
-    const error = await toError(res);
+    const error = await problemOf(res, "EDGE_ERR_INTERNAL");
     if (res.status === 401 && !PUBLIC_AUTH_PATHS.includes(path)) onAuthRequired();
     throw error;
   }

@@ -1,13 +1,14 @@
-/** Number, power, size and time formatting in the current language. */
+/** Number, power, size and time formatting in the current language (the UI kit's, with the edge's units). */
+import * as kit from "@steinmetz/ui-kit/format.js";
 import { currentLang } from "./i18n.js";
 
 function locale(): string {
-  return currentLang() === "de" ? "de-DE" : "en-GB";
+  return kit.localeOf(currentLang());
 }
 
 /** A number with at most `digits` fraction digits in the current language. */
 export function formatNumber(value: number, digits = 1): string {
-  return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(value);
+  return kit.formatNumber(currentLang(), value, digits);
 }
 
 /** A power in W below 1 kW, otherwise in kW (absolute value; direction is shown separately). */

@@ -134,6 +134,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         principal: auth.principal,
         user: await service.getUser(auth.userId),
         grants: [...new Set(auth.principal.roles.flatMap((r) => ROLE_GRANTS[r]))],
+        csrfToken: auth.session?.csrfToken ?? null,
       };
     },
   );

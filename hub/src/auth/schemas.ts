@@ -42,6 +42,9 @@ export const MeReply = Type.Object({
   }),
   user: UserItem,
   grants: Type.Array(Type.String(), { description: "what the roles allow (see the role table in the README)" }),
+  csrfToken: Type.Union([Type.String(), Type.Null()], {
+    description: "the session's CSRF token (a web app reloaded needs it again); null for a bearer token",
+  }),
 });
 
 export const PasswordBody = Type.Object(

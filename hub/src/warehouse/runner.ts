@@ -113,8 +113,10 @@ async function measureWindow(
        coalesce(array_agg(a ORDER BY series_id)::text[], '{}') AS a, coalesce(array_agg(b ORDER BY series_id)::text[], '{}') AS b,
        coalesce(sum(n), 0)::bigint::text AS readings, count(*)::int AS series,
        (SELECT coalesce(sum(tuples), 0) FROM parts
-        WHERE bound = 'DEFAULT' OR (substring(bound FROM 'FROM \(''([^'']+)''\)')::timestamptz <= (SELECT max(b) FROM ch)
-          AND substring(bound FROM 'TO \(''([^'']+)''\)')::timestamptz > (SELECT min(a) FROM ch))) AS spanned
+        -- a bound reads FOR VALUES FROM ('<from>') TO ('<to>')
+        WHERE CASE WHEN bound = 'DEFAULT' THEN true
+          ELSE split_part(bound, '''', 2)::timestamptz <= (SELECT max(b) FROM ch)
+            AND split_part(bound, '''', 4)::timestamptz > (SELECT min(a) FROM ch) END) AS spanned
      FROM ch`,
     [window.from, window.to],
   );

@@ -1,5 +1,5 @@
-/** A modal confirmation built on `<dialog>` (no `window.confirm`, so it can be styled and tested). */
-import { useEffect, useRef } from "preact/hooks";
+/** A modal confirmation on the UI kit's dialog (no `window.confirm`, so it can be styled and tested). */
+import { Modal } from "@steinmetz/ui-kit/dialog.js";
 import { t } from "../i18n.js";
 
 /** Props of `ConfirmDialog`. */
@@ -13,15 +13,8 @@ export interface ConfirmProps {
 
 /** Asks `message` with confirm (`data-testid="confirm-ok"`) and cancel (`confirm-cancel`) buttons. */
 export function ConfirmDialog({ message, onConfirm, onCancel, confirmLabel }: ConfirmProps) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const dialog = ref.current;
-    if (!dialog) return;
-    if (message && !dialog.open) dialog.showModal();
-    if (!message && dialog.open) dialog.close();
-  }, [message]);
   return (
-    <dialog ref={ref} class="confirm" aria-labelledby="confirm-text" onCancel={onCancel} data-testid="confirm">
+    <Modal open={message !== null} onClose={onCancel} labelledBy="confirm-text" class="confirm" testId="confirm">
       <p id="confirm-text">{message}</p>
       <div class="actions">
         <button type="button" class="secondary" onClick={onCancel} data-testid="confirm-cancel">
@@ -31,6 +24,6 @@ export function ConfirmDialog({ message, onConfirm, onCancel, confirmLabel }: Co
           {confirmLabel ?? t("confirm")}
         </button>
       </div>
-    </dialog>
+    </Modal>
   );
 }

@@ -1,0 +1,342 @@
+/**
+ * The hub's web app in a real browser (Chromium from @sparticuz/chromium, driven by playwright-core)
+ * against a real hub and PostgreSQL on 127.0.0.1: login (a wrong password first), the generic list
+ * (filter, sort, quick search, pages, a shared link, column choice, CSV export opened and checked),
+ * a create with validation errors, an edit meeting a 412 (reapplied), a workflow transition from
+ * the stage bar and in bulk, the command palette and the shortcut help, a viewer-only user who
+ * sees no edit controls and gets 403, German and English. axe-core checks every page for serious
+ * and critical violations; no request leaves the hub's origin and no page error reaches the
+ * console. Screenshots at 1280 and 360 px go to .artifacts/hub-app/ (not committed).
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { AuthService } from "@steinmetz/hub";
+import type { BrowserContext, Page } from "playwright-core";
+import t, { type Test } from "tap";
+import { openPool } from "../../hub/src/db/pool.js";
+import { artifactsDir, launchBrowser } from "../support/browser.js";
+import { log, startDatabase, startTestHub, waitFor } from "../support/harness.js";
+
+const db = await startDatabase();
+t.teardown(() => db.stop());
+const hub = await startTestHub(db.url);
+t.teardown(() => hub.close());
+const browser = await launchBrowser();
+t.teardown(() => browser.close());
+
+const pool = openPool({ connectionString: db.url, max: 2 }, log);
+t.teardown(() => pool.end());
+const auth = new AuthService(pool);
+const PASSWORD = "Sonnenstrom 2026!";
+const office = await auth.createUser({
+  email: "buero@example.com",
+  displayName: "Olga Office",
+  roles: ["office"],
+  password: PASSWORD,
+});
+await auth.createUser({
+  email: "pruefer@example.com",
+  displayName: "Paul Prüfer",
+  roles: ["auditor"],
+  password: PASSWORD,
+});
+const { token } = await auth.createApiToken(office.id, { name: "test" });
+const origin = hub.httpUrl;
+
+/** The hub's API as the office user (a bearer token: no CSRF). */
+async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${origin}/api/v1${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, etag: res.headers.get("etag"), body: text ? JSON.parse(text) : undefined };
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const shots = artifactsDir("hub-app");
+let shotNumber = 0;
+
+/** A browser context whose every request stays on the hub's origin, and the console's errors. */
+async function openContext(
+  width: number,
+): Promise<{ context: BrowserContext; page: Page; errors: string[]; foreign: string[] }> {
+  const context = await browser.newContext({
+    viewport: { width, height: 900 },
+    locale: "de-DE",
+    acceptDownloads: true,
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  const errors: string[] = [];
+  const foreign: string[] = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource")) errors.push(msg.text());
+  });
+  page.on("pageerror", (err) => errors.push(err.message));
+  page.on("request", (req) => {
+    if (!req.url().startsWith(`${origin}/`) && !req.url().startsWith("blob:") && !req.url().startsWith("data:"))
+      foreign.push(req.url());
+  });
+  return { context, page, errors, foreign };
+}
+
+/** Serious and critical axe-core violations on the page as it is now, and a screenshot of it. */
+async function audit(t: Test, page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(shots, `${String(++shotNumber).padStart(2, "0")}-${name}.png`), fullPage: true });
+  type Violation = { id: string; impact: string; nodes: { target: string[] }[] };
+  // axe-core's source evaluated in the page (the CSP keeps inline scripts out, not the test's own)
+  const violations = (await page.evaluate(`(async () => {
+    if (!window.axe) new Function(${JSON.stringify(axeSource)})();
+    return (await window.axe.run({ resultTypes: ["violations"] })).violations;
+  })()`)) as Violation[];
+  const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  t.same(
+    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
+    [],
+    `${name}: no serious or critical accessibility violations`,
+  );
+}
+
+async function login(page: Page, email: string) {
+  await page.goto(`${origin}/`);
+  await page.getByTestId("email").fill(email);
+  await page.getByTestId("password").fill(PASSWORD);
+  await page.getByTestId("login").click();
+  await page.getByTestId("user").waitFor();
+}
+
+const { page, errors, foreign, context } = await openContext(1280);
+t.teardown(() => context.close());
+
+t.test("login: a wrong password is refused in German, the right one enters", async (t) => {
+  await page.goto(`${origin}/`);
+  t.equal(await page.locator("html").getAttribute("lang"), "de");
+  await page.getByRole("heading", { name: "Anmelden beim Hub" }).waitFor();
+  await audit(t, page, "login");
+  await page.getByTestId("email").fill("buero@example.com");
+  await page.getByTestId("password").fill("falsch falsch falsch");
+  await page.getByTestId("login").click();
+  t.match(await page.getByTestId("error").textContent(), /E-Mail oder Passwort stimmt nicht/);
+  await page.getByTestId("password").fill(PASSWORD);
+  await page.getByTestId("login").click();
+  t.equal(await page.getByTestId("user").textContent(), "Olga Office");
+  t.ok(await page.getByTestId("tile-customers").isVisible(), "the office sees the customers");
+  await audit(t, page, "home");
+  // a reload keeps the session and what it needs to write (the CSRF token comes from /auth/me)
+  await page.reload();
+  await page.getByTestId("user").waitFor();
+});
+
+t.test("create: the form checks itself as the hub declares, then saves", async (t) => {
+  await page.getByTestId("nav-customers").click();
+  await page.getByTestId("new-record").click();
+  await page.getByTestId("save").click();
+  t.equal(await page.getByTestId("error-f-name").textContent(), "Pflichtfeld", "the name is required");
+  await page.getByTestId("f-name").fill("Sonnenhof GmbH");
+  await page.getByTestId("f-email").fill("kein-at-zeichen");
+  t.equal(await page.getByTestId("error-f-email").textContent(), "Keine gültige E-Mail-Adresse", "checked as typed");
+  await audit(t, page, "customer-new-invalid");
+  await page.getByTestId("f-email").fill("info@sonnenhof.example");
+  await page.getByTestId("f-kind").selectOption("business");
+  await page.getByTestId("save").click();
+  await page.getByRole("heading", { name: "Kunde: Sonnenhof GmbH" }).waitFor();
+  t.match(page.url(), /#\/e\/customers\/[0-9a-f-]{36}$/);
+  const id = page.url().split("/").at(-1) as string;
+  const stored = await api("GET", `/customers/${id}`);
+  t.match(stored.body, { name: "Sonnenhof GmbH", email: "info@sonnenhof.example", kind: "business" });
+});
+
+t.test("edit: a 412 shows what changed meanwhile; my change is applied on top", async (t) => {
+  const id = page.url().split("/").at(-1) as string;
+  await page.getByTestId("f-city").fill("Kassel");
+  // someone else changes the phone meanwhile
+  const before = await api("GET", `/customers/${id}`);
+  t.equal(
+    (await api("PATCH", `/customers/${id}`, { phone: "0561 123" }, { "if-match": before.etag as string })).status,
+    200,
+  );
+  await page.getByTestId("save").click();
+  const dialog = page.getByTestId("conflict");
+  await dialog.getByRole("heading", { name: "Inzwischen geändert" }).waitFor();
+  t.match(await dialog.textContent(), /0561 123/, "what is saved now");
+  t.match(await dialog.textContent(), /Kassel/, "what I typed");
+  await audit(t, page, "conflict");
+  await page.getByTestId("conflict-reapply").click();
+  await page.getByTestId("save").click();
+  await page.getByText("Gespeichert").waitFor();
+  t.match((await api("GET", `/customers/${id}`)).body, { city: "Kassel", phone: "0561 123" }, "neither change is lost");
+});
+
+t.test("list: filter, sort, search and pages in the URL; columns; CSV for German Excel", async (t) => {
+  for (let i = 1; i <= 55; i++) {
+    const res = await api("POST", "/customers", {
+      name: `Kunde ${String(i).padStart(2, "0")}`,
+      kind: i % 5 === 0 ? "private" : "business",
+      city: i % 2 ? "Kassel" : "Fulda",
+    });
+    if (res.status !== 201) throw new Error(`customer ${i}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  await page.goto(`${origin}/#/e/customers`);
+  await page.getByTestId("list-table").waitFor();
+  t.equal(await page.getByTestId("row").count(), 50, "the first page");
+  await page.getByTestId("next-page").click();
+  await waitFor("the second page", async () => (await page.getByTestId("row").count()) === 6);
+
+  await page.getByTestId("filter-kind").selectOption("private");
+  await waitFor("filtered rows", async () => (await page.getByTestId("row").count()) === 11);
+  t.match(page.url(), /kind=private/, "the filter is in the URL");
+  await page.getByTestId("sort-name").click();
+  await waitFor("sorted by name", async () => /sort=name/.test(page.url()));
+  const names = await page.locator('[data-testid="row"] td[data-field="name"]').allTextContents();
+  t.same(
+    names,
+    [...names].sort((a, b) => a.localeCompare(b, "de")),
+    "sorted by name",
+  );
+  await page.getByTestId("sort-name").click();
+  await waitFor("descending", async () => /sort=-name/.test(page.url()));
+  await page.getByTestId("quick-search").fill("Kunde 1");
+  await page.getByTestId("quick-search").press("Enter");
+  await waitFor("searched", async () => (await page.getByTestId("row").count()) === 2);
+  t.same(await page.locator('[data-testid="row"] td[data-field="name"]').allTextContents(), ["Kunde 15", "Kunde 10"]);
+  await audit(t, page, "customers-filtered");
+
+  // the same link in another tab shows the same rows
+  const shared = await context.newPage();
+  await shared.goto(page.url());
+  await shared.getByTestId("list-table").waitFor();
+  t.same(await shared.locator('[data-testid="row"] td[data-field="name"]').allTextContents(), ["Kunde 15", "Kunde 10"]);
+  await shared.close();
+
+  // choose the columns: the city goes, the phone comes (kept for the next visit)
+  await page.getByRole("button", { name: "Spalten" }).click();
+  await page.getByTestId("column-chooser").getByLabel("Telefon").check();
+  await page.getByTestId("column-chooser").getByLabel("Ort").uncheck();
+  t.equal(await page.locator('td[data-field="phone"]').count(), 2);
+  t.equal(await page.locator('td[data-field="city"]').count(), 0);
+
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-csv").click()]);
+  const csv = readFileSync((await download.path()) as string, "utf8");
+  t.ok(csv.startsWith("\uFEFF"), "UTF-8 with a byte order mark");
+  const lines = csv.slice(1).trimEnd().split("\r\n");
+  t.equal(lines[0]?.split(";")[1], "Name", "semicolons between the German headers");
+  t.equal(lines.length, 3, "the header and the two rows of the filter");
+  t.match(lines[1], /;Kunde 15;/);
+});
+
+t.test("workflow: the stage bar's transitions and a bulk transition with a result per row", async (t) => {
+  const tickets = await Promise.all(
+    ["Wechselrichter meldet Fehler", "Zähler ohne Werte", "Batterie lädt nicht"].map(async (title) => {
+      const res = await api("POST", "/tickets", { title, priority: "normal" });
+      if (res.status !== 201) throw new Error(`ticket: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body as { id: string };
+    }),
+  );
+  await page.goto(`${origin}/#/e/tickets/${tickets[0]?.id}`);
+  const stages = page.getByTestId("stages");
+  await stages.waitFor();
+  t.equal(await stages.locator('[aria-current="step"]').getAttribute("data-state"), "new");
+  await page.getByTestId("to-in_progress").click();
+  await waitFor(
+    "in progress",
+    async () => (await stages.locator('[aria-current="step"]').getAttribute("data-state")) === "in_progress",
+  );
+  t.notOk(await page.getByTestId("to-closed").count(), "closing needs resolving first: no button");
+  await audit(t, page, "ticket");
+  t.equal((await api("GET", `/tickets/${tickets[0]?.id}`)).body.status, "in_progress");
+
+  // in bulk: cancel all three; the one in progress may not be cancelled and says so
+  await page.goto(`${origin}/#/e/tickets`);
+  await page.getByTestId("list-table").waitFor();
+  for (const ticket of tickets) await page.locator(`tr[data-id="${ticket.id}"] input[type="checkbox"]`).check();
+  await page.getByTestId("bulk-to-cancelled").click();
+  const results = page.getByTestId("bulk-results");
+  await results.waitFor();
+  t.equal(await results.locator('[data-ok="true"]').count(), 2);
+  t.equal(await results.locator('[data-ok="false"]').count(), 1);
+  t.match(await results.locator('[data-ok="false"]').textContent(), /Wechselrichter meldet Fehler/);
+});
+
+t.test("keyboard: the command palette goes anywhere, ? lists the shortcuts, Esc closes", async (t) => {
+  await page.goto(`${origin}/#/`);
+  await page.getByTestId("tile-customers").waitFor();
+  await page.keyboard.press("Control+k");
+  await page.getByTestId("palette-input").waitFor();
+  await audit(t, page, "palette");
+  await page.keyboard.type("neu kunde");
+  await page.keyboard.press("Enter");
+  await waitFor("a new customer's form", async () => page.url().endsWith("#/e/customers/new"));
+  await page.getByTestId("f-name").waitFor();
+  await page.locator("body").click({ position: { x: 5, y: 5 } });
+  await page.keyboard.press("?");
+  await page.getByTestId("shortcuts").getByRole("heading", { name: "Tastenkürzel" }).waitFor();
+  await page.keyboard.press("Escape");
+  await waitFor("the help closed", async () => !(await page.getByTestId("shortcuts").isVisible()));
+  await page.keyboard.press("Control+k");
+  await page.keyboard.type("tickets");
+  await page.keyboard.press("Enter");
+  await waitFor("the tickets list", async () => page.url().endsWith("#/e/tickets"));
+});
+
+t.test("English is one click away", async (t) => {
+  await page.getByTestId("language").click();
+  await page.getByRole("heading", { name: "Tickets" }).waitFor();
+  t.equal(await page.locator("html").getAttribute("lang"), "en");
+  t.equal(await page.getByTestId("logout").textContent(), "Log out");
+  await page.getByTestId("language").click();
+  t.equal(await page.getByTestId("logout").textContent(), "Abmelden");
+});
+
+t.test("a viewer-only user sees no edit controls and is refused a write", async (t) => {
+  const viewer = await openContext(1280);
+  t.teardown(() => viewer.context.close());
+  await login(viewer.page, "pruefer@example.com");
+  const id = (await api("GET", "/customers?limit=1")).body.items[0].id as string;
+  await viewer.page.goto(`${origin}/#/e/customers`);
+  await viewer.page.getByTestId("list-table").waitFor();
+  t.equal(await viewer.page.getByTestId("new-record").count(), 0, "no New button");
+  await viewer.page.goto(`${origin}/#/e/customers/${id}`);
+  await viewer.page.getByTestId("read-only").waitFor();
+  t.equal(await viewer.page.getByTestId("save").count(), 0, "no Save button");
+  t.equal(await viewer.page.locator("input, select, textarea").count(), 0, "no inputs");
+  await audit(t, viewer.page, "viewer-customer");
+  const status = await viewer.page.evaluate(`(async () => {
+    const me = await (await fetch("/api/v1/auth/me")).json();
+    const res = await fetch("/api/v1/customers/${id}", {
+      method: "PATCH",
+      headers: { "content-type": "application/json", "x-csrf-token": me.csrfToken, "if-match": '"1"' },
+      body: JSON.stringify({ city: "Berlin" }),
+    });
+    return res.status;
+  })()`);
+  t.equal(status, 403, "the API refuses the viewer's write");
+  t.same(viewer.errors, []);
+  t.same(viewer.foreign, []);
+});
+
+t.test("at 360 px: the list and a record are usable on a phone", async (t) => {
+  const phone = await openContext(360);
+  t.teardown(() => phone.context.close());
+  await login(phone.page, "buero@example.com");
+  await phone.page.goto(`${origin}/#/e/customers`);
+  await phone.page.getByTestId("list-table").waitFor();
+  const width = (await phone.page.evaluate("document.documentElement.scrollWidth")) as number;
+  t.ok(width <= 360, `the page does not scroll sideways (${width} px)`);
+  await audit(t, phone.page, "phone-customers");
+  await phone.page.locator('[data-testid="row"] a').first().click();
+  await phone.page.getByTestId("save").waitFor();
+  await audit(t, phone.page, "phone-customer");
+  t.same(phone.errors, []);
+});
+
+t.test("no page error and no request off the hub's origin", async (t) => {
+  t.same(errors, [], "no console errors");
+  t.same(foreign, [], "every request went to the hub");
+});
