@@ -15,6 +15,7 @@ import { AuthService } from "@steinmetz/hub";
 import type { BrowserContext, Page } from "playwright-core";
 import t, { type Test } from "tap";
 import { openPool } from "../../hub/src/db/pool.js";
+import { runWarehouse } from "../../hub/src/warehouse/runner.js";
 import { artifactsDir, launchBrowser } from "../support/browser.js";
 import { log, startDatabase, startTestHub, waitFor } from "../support/harness.js";
 
@@ -262,6 +263,129 @@ t.test("workflow: the stage bar's transitions and a bulk transition with a resul
   t.equal(await results.locator('[data-ok="true"]').count(), 2);
   t.equal(await results.locator('[data-ok="false"]').count(), 1);
   t.match(await results.locator('[data-ok="false"]').textContent(), /Wechselrichter meldet Fehler/);
+});
+
+t.test("site page: devices with their state, tickets, and charts drawn from real readings", async (t) => {
+  const customer = (await api("POST", "/customers", { name: "Familie Sonne", kind: "private" })).body;
+  const site = (
+    await api("POST", "/sites", { customerId: customer.id, name: "PV Dach Sonne", city: "Kassel", kwp: 10 })
+  ).body;
+  t.ok(site?.id, "a site");
+  for (const [kind, serial, device] of [
+    ["inverter", "INV-SONNE-1", "inverter-1"],
+    ["meter", "MTR-SONNE-1", "grid-meter"],
+  ]) {
+    const res = await api("POST", "/devices", {
+      siteId: site.id,
+      kind,
+      serialNumber: serial,
+      manufacturer: "Test",
+      edgeId: "edge-sonne",
+      deviceId: device,
+    });
+    t.equal(res.status, 201, `${kind} linked`);
+  }
+  const inverter = (await api("GET", `/devices?siteId=${site.id}&kind=inverter`)).body.items[0];
+  t.equal(
+    (await api("POST", "/tickets", { title: "Wechselrichter prüfen", siteId: site.id, deviceId: inverter.id })).status,
+    201,
+  );
+  // readings from 6 hours before the last quarter-hour until this minute, one a minute: the
+  // inverter's power and counter, the meter's power
+  const now = Math.floor(Date.now() / 60_000) * 60_000;
+  const from = Math.floor(now / 900_000) * 900_000 - 6 * 3_600_000;
+  const minutes = (now - from) / 60_000;
+  await pool.query("INSERT INTO raw.edges (edge_id) VALUES ('edge-sonne')");
+  await pool.query(
+    "SELECT raw.ensure_readings_partition(d::date) FROM generate_series($1::timestamptz - interval '1 day', $1::timestamptz + interval '1 day', interval '1 day') d",
+    [new Date(now)],
+  );
+  const series = new Map<string, number>();
+  for (const [device, point] of [
+    ["inverter-1", "active_power"],
+    ["inverter-1", "energy_exported"],
+    ["grid-meter", "active_power"],
+  ] as const) {
+    const { rows } = await pool.query(
+      "INSERT INTO raw.series (edge_id, device_id, point) VALUES ('edge-sonne', $1, $2) RETURNING series_id",
+      [device, point],
+    );
+    series.set(`${device}/${point}`, rows[0].series_id);
+  }
+  await pool.query(
+    `INSERT INTO raw.readings (series_id, seq, ts, value, quality, clock_synced)
+     SELECT s.id, row_number() OVER (), to_timestamp(($1::bigint + m * 60000) / 1000.0),
+       CASE WHEN s.k = 'counter' THEN 1000000 + m * 50 ELSE s.w END, 1, true
+     FROM generate_series(0, $5::int) m,
+       (VALUES ($2::int, 'power', 3000.0), ($3::int, 'counter', 0.0), ($4::int, 'power', -1200.0)) AS s(id, k, w)`,
+    [
+      from,
+      series.get("inverter-1/active_power"),
+      series.get("inverter-1/energy_exported"),
+      series.get("grid-meter/active_power"),
+      minutes,
+    ],
+  );
+  const loaded = await runWarehouse(pool, { log });
+  t.notOk(
+    loaded.some((r) => r.status === "failed"),
+    "the warehouse loaded the readings",
+  );
+
+  // the hub downsamples: 6 hours of minutes into at most 50 buckets
+  const q = new URLSearchParams({
+    from: new Date(from).toISOString(),
+    to: new Date(now).toISOString(),
+    maxPoints: "50",
+  });
+  const power = (await api("GET", `/sites/${site.id}/power?${q}`)).body;
+  t.ok(power.t.length <= 50, `${power.t.length} buckets of ${power.bucketS} s`);
+  const inv = power.series.find((x: { serialNumber: string }) => x.serialNumber === "INV-SONNE-1");
+  t.ok(
+    inv.avg.every((v: number | null) => v === 3000),
+    "each bucket's average of the inverter's power",
+  );
+  t.equal(
+    (await api("GET", `/sites/${site.id}/power?from=${q.get("to")}&to=${q.get("from")}`)).status,
+    400,
+    "an inverted range is refused",
+  );
+
+  await page.goto(`${origin}/#/e/sites/${site.id}`);
+  const devices = page.getByTestId("site-devices");
+  await devices.waitFor();
+  t.equal(await devices.locator('tr[data-serial="INV-SONNE-1"] td[data-state]').getAttribute("data-state"), "online");
+  t.match(await devices.locator('tr[data-serial="INV-SONNE-1"] [data-testid="open-tickets"]').textContent(), /1 offen/);
+  t.match(await page.getByTestId("site-tickets").textContent(), /Wechselrichter prüfen/);
+  await page.getByTestId("power-chart").locator("canvas").waitFor();
+  t.match(
+    await page.getByTestId("power-chart").textContent(),
+    /INV-SONNE-1/,
+    "a line per device, named by its serial number",
+  );
+  await page.getByTestId("range-week").click();
+  // the week's days (today's alone may hold less: the six hours may begin yesterday)
+  await waitFor(
+    "the week's production",
+    async () => (await page.getByTestId("kpi-production").textContent()) === "18 kWh",
+  );
+  t.pass("6 h to the last quarter-hour at 50 Wh a minute: 18 kWh");
+  await page.getByTestId("day-chart").locator("canvas").waitFor();
+  await audit(t, page, "site");
+  // drag across the chart: the hub draws the chosen hours again at a finer resolution
+  await page.getByTestId("power-chart").scrollIntoViewIfNeeded();
+  const box = (await page.getByTestId("power-chart").locator(".u-over").boundingBox()) as {
+    x: number;
+    y: number;
+    width: number;
+    height: number;
+  };
+  await page.mouse.move(box.x + box.width * 0.9, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.97, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.getByTestId("zoom-reset").waitFor();
+  t.match(await page.locator("figcaption").first().textContent(), /ein Punkt je \d+ s/);
 });
 
 t.test("keyboard: the command palette goes anywhere, ? lists the shortcuts, Esc closes", async (t) => {

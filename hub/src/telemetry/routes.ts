@@ -4,6 +4,7 @@ import type pg from "pg";
 import { hubError } from "../errors.js";
 import { type Cursor, findEdgeSync, findEdges, findReadings } from "./repository.js";
 import { EdgeItem, EdgeSync, ReadingsPage, ReadingsQuery } from "./schemas.js";
+import { siteTelemetryRoutes } from "./site.js";
 
 /** Options of the telemetry plugin. */
 export interface TelemetryOptions {
@@ -20,6 +21,7 @@ function decodeCursor(cursor: string): Cursor {
 
 /** Telemetry read API: readings as the edges delivered them, and the edges' sync state. */
 export const telemetryRoutes: FastifyPluginAsyncTypebox<TelemetryOptions> = async (app, { pool }) => {
+  await app.register(siteTelemetryRoutes, { pool });
   app.get(
     "/readings",
     {

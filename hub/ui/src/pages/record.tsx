@@ -7,6 +7,7 @@
 import { Modal } from "@steinmetz/ui-kit/dialog.js";
 import { Checkbox, ErrorNotice, Field, Notice, Select, TextArea } from "@steinmetz/ui-kit/form.js";
 import { ApiError, splitProblems } from "@steinmetz/ui-kit/problem.js";
+import type { FunctionComponent } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { call, get } from "../api.js";
 import { describeError } from "../errors.js";
@@ -58,16 +59,6 @@ function RefField(props: {
   const empty = { value: "", label: "–" };
   return (
     <div class="ref">
-      {!disabled && target?.fields.some((f) => f.search) && (
-        <input
-          type="search"
-          class="ref-search"
-          aria-label={`${label(field.label)}: ${t("search")}`}
-          value={q}
-          onInput={(e) => setQ(e.currentTarget.value)}
-          data-testid={`ref-search-${field.key}`}
-        />
-      )}
       <Select
         id={`f-${field.key}`}
         label={label(field.label)}
@@ -78,11 +69,24 @@ function RefField(props: {
         error={error}
         testId={`f-${field.key}`}
       />
-      {value && target && (
-        <a class="ref-link" href={recordHref(target.name, value)}>
-          → {label(target.label)}
-        </a>
-      )}
+      <div class="ref-tools">
+        {!disabled && target?.fields.some((f) => f.search) && (
+          <input
+            type="search"
+            class="ref-search"
+            placeholder={t("search")}
+            aria-label={`${label(field.label)}: ${t("search")}`}
+            value={q}
+            onInput={(e) => setQ(e.currentTarget.value)}
+            data-testid={`ref-search-${field.key}`}
+          />
+        )}
+        {value && target && (
+          <a class="ref-link" href={recordHref(target.name, value)}>
+            → {label(target.label)}
+          </a>
+        )}
+      </div>
     </div>
   );
 }
@@ -153,6 +157,15 @@ function FieldInput(props: {
         />
       );
   }
+}
+
+/** A site's telemetry beside its record: its own chunk, loaded when a site is opened. */
+function SiteTelemetry({ siteId }: { siteId: string }) {
+  const [Panel, setPanel] = useState<FunctionComponent<{ siteId: string }> | null>(null);
+  useEffect(() => {
+    void import("./site.js").then((m) => setPanel(() => m.SitePanel));
+  }, []);
+  return Panel ? <Panel siteId={siteId} /> : <p aria-busy="true">{t("loading")}</p>;
 }
 
 export function RecordPage({ meta, id, entities }: { meta: EntityMeta; id: string | null; entities: EntityMeta[] }) {
@@ -336,6 +349,7 @@ export function RecordPage({ meta, id, entities }: { meta: EntityMeta; id: strin
           </div>
         )}
       </form>
+      {meta.name === "sites" && id && row && <SiteTelemetry siteId={id} />}
       <Modal
         open={conflict !== null}
         onClose={() => setConflict(null)}
