@@ -404,6 +404,7 @@ t.test("keyboard: the command palette goes anywhere, ? lists the shortcuts, Esc 
   await page.keyboard.press("Escape");
   await waitFor("the help closed", async () => !(await page.getByTestId("shortcuts").isVisible()));
   await page.keyboard.press("Control+k");
+  await page.getByTestId("palette-input").waitFor();
   await page.keyboard.type("tickets");
   await page.keyboard.press("Enter");
   await waitFor("the tickets list", async () => page.url().endsWith("#/e/tickets"));
@@ -443,6 +444,93 @@ t.test("a viewer-only user sees no edit controls and is refused a write", async 
   t.equal(status, 403, "the API refuses the viewer's write");
   t.same(viewer.errors, []);
   t.same(viewer.foreign, []);
+});
+
+t.test("approvals: the requester cannot decide their own; a second project manager approves", async (t) => {
+  const pm1 = await auth.createUser({
+    email: "pl1@example.com",
+    displayName: "Petra Leitung",
+    roles: ["project_manager"],
+    password: PASSWORD,
+  });
+  await auth.createUser({
+    email: "pl2@example.com",
+    displayName: "Peter Leitung",
+    roles: ["project_manager"],
+    password: PASSWORD,
+  });
+  const pm1Token = (await auth.createApiToken(pm1.id, { name: "test" })).token;
+  const asPm1 = { authorization: `Bearer ${pm1Token}` };
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${origin}/api/v1${path}`, {
+      method: "POST",
+      headers: { ...asPm1, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as { id: string; approval: { id: string } } };
+  };
+  const warehouse = (await post("/warehouses", { code: "HQ", name: "Hauptlager" })).body;
+  const article = (await post("/articles", { number: "MOD-430", name: "PV-Modul 430 Wp", category: "module" })).body;
+  t.equal(
+    (
+      await post("/stock-movements", {
+        kind: "receipt",
+        articleId: article.id,
+        quantity: 5,
+        toWarehouseId: warehouse.id,
+      })
+    ).status,
+    201,
+  );
+  const held = await post("/stock-movements", {
+    kind: "write_off",
+    articleId: article.id,
+    quantity: 2,
+    fromWarehouseId: warehouse.id,
+    notes: "Glasbruch",
+  });
+  t.equal(held.status, 202, "the write-off waits for approval");
+
+  const requester = await openContext(1280);
+  t.teardown(() => requester.context.close());
+  await login(requester.page, "pl1@example.com");
+  await requester.page.getByTestId("nav-approvals").click();
+  await requester.page.getByTestId("nothing-to-decide").waitFor();
+  t.equal(
+    await requester.page.locator('[data-testid="my-requests"] tr[data-status="pending"]').count(),
+    1,
+    "my own request, pending",
+  );
+
+  const approver = await openContext(1280);
+  t.teardown(() => approver.context.close());
+  await login(approver.page, "pl2@example.com");
+  await approver.page.keyboard.press("Control+k");
+  await approver.page.getByTestId("palette-input").waitFor();
+  await approver.page.keyboard.type("freigaben");
+  await approver.page.keyboard.press("Enter");
+  await waitFor("the approvals", async () => approver.page.url().endsWith("#/approvals"));
+  const card = approver.page.locator(`[data-testid="to-decide"] [data-id="${held.body.approval.id}"]`);
+  await card.waitFor();
+  const text = await card.textContent();
+  t.match(text, /Bestand abschreiben.*beantragt von pl1@example\.com/s, "what and who");
+  t.match(text, /Artikelnummer\s*MOD-430/, "the facts to decide on");
+  t.match(text, /Menge\s*2/);
+  await audit(t, approver.page, "approvals");
+  await card.getByTestId("reject").click();
+  t.match(await card.textContent(), /Bitte begründen Sie die Ablehnung/, "a rejection says why");
+  await card.getByLabel("Kommentar").fill("Bruch ist fotografiert, passt.");
+  await card.getByTestId("approve").click();
+  await approver.page.getByText("Freigegeben und ausgeführt").waitFor();
+  const decided = await fetch(`${origin}/api/v1/approvals/${held.body.approval.id}`, { headers: asPm1 }).then((r) =>
+    r.json(),
+  );
+  t.match(decided, { status: "executed", decidedByName: "pl2@example.com", comment: "Bruch ist fotografiert, passt." });
+  const stock = await fetch(`${origin}/api/v1/stock?articleId=${article.id}`, { headers: asPm1 }).then((r) => r.json());
+  t.match(JSON.stringify(stock), /"quantity":3/, "two written off");
+  await requester.page.reload();
+  await requester.page.locator('[data-testid="my-requests"] tr[data-status="executed"]').waitFor();
+  t.same([...requester.errors, ...approver.errors], []);
 });
 
 t.test("at 360 px: the list and a record are usable on a phone", async (t) => {

@@ -3,8 +3,10 @@ import { ErrorNotice } from "@steinmetz/ui-kit/form.js";
 import { useEffect, useState } from "preact/hooks";
 import { call, get, setAuthRequiredHandler, setCsrfToken } from "./api.js";
 import { describeError } from "./errors.js";
+import { allows, grants } from "./grants.js";
 import { label, lang, setLang, t } from "./i18n.js";
 import type { EntityMeta } from "./meta.js";
+import { ApprovalsPage } from "./pages/approvals.js";
 import { ListPage } from "./pages/list.js";
 import { LoginPage } from "./pages/login.js";
 import { RecordPage } from "./pages/record.js";
@@ -15,6 +17,7 @@ import { useSignal } from "./signal.js";
 
 interface Me {
   principal: { id: string; name?: string; roles: string[] };
+  grants: string[];
   user?: { email: string; displayName?: string | null } | null;
   csrfToken?: string | null;
 }
@@ -65,6 +68,7 @@ export function App() {
     try {
       const me = await get<Me>("/auth/me");
       if (me.csrfToken) setCsrfToken(me.csrfToken);
+      grants.set(me.grants);
       const { entities } = await get<{ entities: EntityMeta[] }>("/meta/entities");
       setSession({ state: "in", me, entities });
     } catch (err) {
@@ -100,6 +104,7 @@ export function App() {
     current.page === "list" || current.page === "record" ? entities.find((e) => e.name === current.entity) : undefined;
   let page = <p data-testid="not-found">{t("notFound")}</p>;
   if (current.page === "home") page = <Home entities={entities} />;
+  else if (current.page === "approvals" && allows("approvals:read")) page = <ApprovalsPage userId={me.principal.id} />;
   else if (current.page === "list" && entity) page = <ListPage key={entity.name} meta={entity} query={current.query} />;
   else if (current.page === "record" && entity)
     page = <RecordPage key={`${entity.name}/${current.id}`} meta={entity} id={current.id} entities={entities} />;
@@ -147,6 +152,17 @@ export function App() {
       </header>
       <nav class="side" aria-label={t("home")}>
         <ul>
+          {allows("approvals:read") && (
+            <li>
+              <a
+                href="#/approvals"
+                aria-current={current.page === "approvals" ? "page" : undefined}
+                data-testid="nav-approvals"
+              >
+                {t("approvals")}
+              </a>
+            </li>
+          )}
           {entities.map((e) => (
             <li key={e.name}>
               <a

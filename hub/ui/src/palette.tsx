@@ -1,6 +1,7 @@
 /** Ctrl+K: go to any list, a recent record, or create a new record, by typing; keyboard only. */
 import { Modal } from "@steinmetz/ui-kit/dialog.js";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { allows } from "./grants.js";
 import { label, t } from "./i18n.js";
 import type { EntityMeta } from "./meta.js";
 import { recentRecords } from "./recent.js";
@@ -14,6 +15,7 @@ interface Choice {
 function choices(entities: EntityMeta[]): Choice[] {
   return [
     { text: t("goTo", { target: t("home") }), href: "#/" },
+    ...(allows("approvals:read") ? [{ text: t("goTo", { target: t("approvals") }), href: "#/approvals" }] : []),
     ...entities.map((e) => ({ text: t("goTo", { target: label(e.plural) }), href: listHref(e.name) })),
     ...entities
       .filter((e) => e.canWrite)
@@ -36,10 +38,13 @@ export function CommandPalette({
 }) {
   const [q, setQ] = useState("");
   const [active, setActive] = useState(0);
+  const input = useRef<HTMLInputElement>(null);
   useEffect(() => {
     if (open) {
       setQ("");
       setActive(0);
+      // after the dialog opened (its effect runs first)
+      input.current?.focus();
     }
   }, [open]);
   const words = q.toLowerCase().split(/\s+/).filter(Boolean);
@@ -65,7 +70,7 @@ export function CommandPalette({
         aria-label={t("palette")}
         placeholder={t("palettePlaceholder")}
         value={q}
-        autofocus
+        ref={input}
         onInput={(e) => {
           setQ(e.currentTarget.value);
           setActive(0);

@@ -1,6 +1,7 @@
 /**
  * Routes in the URL's hash, so every view (with its filters) is a link to share:
- * `#/` home, `#/e/<entity>?<query>` a list, `#/e/<entity>/new`, `#/e/<entity>/<id>`.
+ * `#/` home, `#/e/<entity>?<query>` a list, `#/e/<entity>/new`, `#/e/<entity>/<id>`,
+ * `#/approvals` the work screen of approvals.
  */
 import { signal } from "./signal.js";
 
@@ -8,12 +9,14 @@ export type Route =
   | { page: "home" }
   | { page: "list"; entity: string; query: URLSearchParams }
   | { page: "record"; entity: string; id: string | null }
+  | { page: "approvals" }
   | { page: "unknown" };
 
 export function parseRoute(hash: string): Route {
   const [path = "", search = ""] = hash.replace(/^#/, "").split("?", 2);
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return { page: "home" };
+  if (parts.length === 1 && parts[0] === "approvals") return { page: "approvals" };
   if (parts[0] === "e" && parts[1] && /^[a-z][a-z0-9-]*$/.test(parts[1])) {
     if (parts.length === 2) return { page: "list", entity: parts[1], query: new URLSearchParams(search) };
     if (parts.length === 3)

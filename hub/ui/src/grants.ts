@@ -1,0 +1,9 @@
+/** What the user's roles allow, from the grants `/auth/me` lists (`area:action`, `area:*`, `*:read`, `*`). */
+import { signal } from "./signal.js";
+
+export const grants = signal<string[]>([]);
+
+export function allows(permission: string): boolean {
+  const [area, action] = permission.split(":");
+  return grants.get().some((g) => g === "*" || g === permission || g === `${area}:*` || g === `*:${action}`);
+}
