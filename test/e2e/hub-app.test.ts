@@ -173,6 +173,18 @@ t.test("edit: a 412 shows what changed meanwhile; my change is applied on top", 
   await page.getByTestId("save").click();
   await page.getByText("Gespeichert").waitFor();
   t.match((await api("GET", `/customers/${id}`)).body, { city: "Kassel", phone: "0561 123" }, "neither change is lost");
+  // the timeline: both changes with who made them, and a comment
+  const timeline = page.getByTestId("timeline");
+  await waitFor("my change in the timeline", async () => (await timeline.locator('[data-field="city"]').count()) === 1);
+  t.match(await timeline.locator('[data-field="city"]').textContent(), /Ort: – → Kassel/);
+  t.match(await timeline.locator('[data-field="phone"]').textContent(), /Telefon: – → 0561 123/);
+  t.match(await timeline.locator('li[data-op="INSERT"]').textContent(), /buero@example\.com.*angelegt/s);
+  await page.getByLabel("Kommentar").fill("Kunde möchte Rückruf am Vormittag.");
+  await page.getByTestId("add-comment").click();
+  await timeline.locator('li[data-kind="comment"]').waitFor();
+  t.match(await timeline.locator('li[data-kind="comment"]').first().textContent(), /Rückruf am Vormittag/);
+  const history = await api("GET", `/customers/${id}/timeline`);
+  t.equal(history.body.items[0].kind, "comment", "newest first");
 });
 
 t.test("list: filter, sort, search and pages in the URL; columns; CSV for German Excel", async (t) => {

@@ -146,6 +146,12 @@ const de = {
   articleNumber: "Artikelnummer",
   warehouseCode: "Lager",
   amount: "Betrag",
+  timeline: "Verlauf",
+  addComment: "Kommentieren",
+  reason: "Grund",
+  opInsert: "angelegt",
+  opUpdate: "geändert",
+  opDelete: "gelöscht",
 } as const;
 
 export type TextKey = keyof typeof de;
@@ -291,6 +297,12 @@ const en: Record<TextKey, string> = {
   articleNumber: "Article number",
   warehouseCode: "Warehouse",
   amount: "Amount",
+  timeline: "History",
+  addComment: "Add comment",
+  reason: "Reason",
+  opInsert: "created",
+  opUpdate: "changed",
+  opDelete: "deleted",
 };
 
 const KEY = "hub.lang";

@@ -10,6 +10,7 @@ import { expectedVersion, sendVersion } from "../locking.js";
 import { type EntityDefinition, schemasOf } from "./entity.js";
 import type { Field } from "./fields.js";
 import * as repo from "./repository.js";
+import { timelineRoutes } from "./timeline-routes.js";
 
 /** Options of an entity's routes. */
 export interface EntityRoutesOptions {
@@ -73,6 +74,7 @@ export const entityRoutes: FastifyPluginAsync<EntityRoutesOptions> = async (app,
   }
   const item = Type.Ref(schemas.item.$id as string);
   const holdCreate = definition.hooks?.holdCreate;
+  await app.register(timelineRoutes, { definition, pool });
 
   app.get(
     base,

@@ -1,0 +1,2 @@
+DROP TABLE erp.comments;
+DROP FUNCTION erp.refuse_comment_change();
