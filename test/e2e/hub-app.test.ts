@@ -277,6 +277,35 @@ t.test("workflow: the stage bar's transitions and a bulk transition with a resul
   t.match(await results.locator('[data-ok="false"]').textContent(), /Wechselrichter meldet Fehler/);
 });
 
+t.test(
+  "tickets as a board: a drag and the card's menu call the transition API; a move not allowed is refused",
+  async (t) => {
+    const ticket = (await api("POST", "/tickets", { title: "Zählerschrank prüfen", priority: "high" })).body as {
+      id: string;
+    };
+    await page.goto(`${origin}/#/e/tickets`);
+    await page.getByTestId("board-link").click();
+    const board = page.getByTestId("board");
+    const card = board.locator(`.card[data-id="${ticket.id}"]`);
+    await card.waitFor();
+    t.equal(await card.locator("xpath=ancestor::section[@data-state]").getAttribute("data-state"), "new");
+    await audit(t, page, "board");
+    await card.dragTo(board.locator('[data-state="in_progress"]'), { sourcePosition: { x: 3, y: 3 } });
+    await waitFor(
+      "moved to in progress",
+      async () => (await api("GET", `/tickets/${ticket.id}`)).body.status === "in_progress",
+    );
+    await board.locator('[data-state="in_progress"]').locator(`.card[data-id="${ticket.id}"]`).waitFor();
+    // closing needs resolving first: the hub refuses, the card says so and stays
+    await board.locator(`.card[data-id="${ticket.id}"]`).dragTo(board.locator('[data-state="closed"]'), { sourcePosition: { x: 3, y: 3 } });
+    await board.locator(`.card[data-id="${ticket.id}"] [data-testid="error"]`).waitFor();
+    t.equal((await api("GET", `/tickets/${ticket.id}`)).body.status, "in_progress", "not closed");
+    // by keyboard: the card's menu
+    await board.locator(`.card[data-id="${ticket.id}"] select`).selectOption("resolved");
+    await waitFor("resolved", async () => (await api("GET", `/tickets/${ticket.id}`)).body.status === "resolved");
+  },
+);
+
 t.test("site page: devices with their state, tickets, and charts drawn from real readings", async (t) => {
   const customer = (await api("POST", "/customers", { name: "Familie Sonne", kind: "private" })).body;
   const site = (

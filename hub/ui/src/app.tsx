@@ -7,6 +7,7 @@ import { allows, grants } from "./grants.js";
 import { label, lang, setLang, t } from "./i18n.js";
 import type { EntityMeta } from "./meta.js";
 import { ApprovalsPage } from "./pages/approvals.js";
+import { BoardPage } from "./pages/board.js";
 import { ListPage } from "./pages/list.js";
 import { LoginPage } from "./pages/login.js";
 import { RecordPage } from "./pages/record.js";
@@ -100,11 +101,11 @@ export function App() {
   if (session.state === "anonymous") return <LoginPage onLoggedIn={() => void enter()} />;
 
   const { me, entities } = session;
-  const entity =
-    current.page === "list" || current.page === "record" ? entities.find((e) => e.name === current.entity) : undefined;
+  const entity = "entity" in current ? entities.find((e) => e.name === current.entity) : undefined;
   let page = <p data-testid="not-found">{t("notFound")}</p>;
   if (current.page === "home") page = <Home entities={entities} />;
   else if (current.page === "approvals" && allows("approvals:read")) page = <ApprovalsPage userId={me.principal.id} />;
+  else if (current.page === "board" && entity?.workflow) page = <BoardPage key={entity.name} meta={entity} />;
   else if (current.page === "list" && entity) page = <ListPage key={entity.name} meta={entity} query={current.query} />;
   else if (current.page === "record" && entity)
     page = <RecordPage key={`${entity.name}/${current.id}`} meta={entity} id={current.id} entities={entities} />;

@@ -181,6 +181,11 @@ export function ListPage({ meta, query }: { meta: EntityMeta; query: URLSearchPa
               {t("newRecord")}
             </a>
           )}
+          {meta.workflow && (
+            <a class="button secondary" href={`#/board/${meta.name}`} data-testid="board-link">
+              {t("board")}
+            </a>
+          )}
           <button type="button" class="secondary" onClick={() => exportRows()} data-testid="export-csv">
             {t("exportCsv")}
           </button>
