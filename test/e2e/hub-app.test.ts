@@ -297,7 +297,9 @@ t.test(
     );
     await board.locator('[data-state="in_progress"]').locator(`.card[data-id="${ticket.id}"]`).waitFor();
     // closing needs resolving first: the hub refuses, the card says so and stays
-    await board.locator(`.card[data-id="${ticket.id}"]`).dragTo(board.locator('[data-state="closed"]'), { sourcePosition: { x: 3, y: 3 } });
+    await board
+      .locator(`.card[data-id="${ticket.id}"]`)
+      .dragTo(board.locator('[data-state="closed"]'), { sourcePosition: { x: 3, y: 3 } });
     await board.locator(`.card[data-id="${ticket.id}"] [data-testid="error"]`).waitFor();
     t.equal((await api("GET", `/tickets/${ticket.id}`)).body.status, "in_progress", "not closed");
     // by keyboard: the card's menu
