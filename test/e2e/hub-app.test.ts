@@ -576,6 +576,45 @@ t.test("approvals: the requester cannot decide their own; a second project manag
   t.same([...requester.errors, ...approver.errors], []);
 });
 
+t.test("sagas: the steps with their timings; a waiting saga aborted from the screen", async (t) => {
+  const { rows } = await pool.query(
+    `INSERT INTO saga.instances (type, version, idempotency_key, input, state, position, run_at, started_by, error)
+     VALUES ('cancel-order', 1, 'ui-test-waiting', '{}', 'waiting', 0, now() + interval '1 day', 'pl1@example.com', NULL),
+            ('cancel-order', 1, 'ui-test-failed', '{}', 'failed', 0, now(), 'pl1@example.com', '{"step": "refund", "code": "HUB_ERR_INTERNAL"}')
+     RETURNING id, state`,
+  );
+  const failed = rows.find((r) => r.state === "failed").id as string;
+  const waiting = rows.find((r) => r.state === "waiting").id as string;
+  await pool.query(
+    `INSERT INTO saga.step_runs (saga_id, position, step, phase, attempt, outcome, error, fence, started_at, finished_at)
+     VALUES ($1, 0, 'refund', 'action', 1, 'failed', '{"message": "kaputt"}', 1, now() - interval '2 seconds', now())`,
+    [failed],
+  );
+  const pm = await openContext(1280);
+  t.teardown(() => pm.context.close());
+  await login(pm.page, "pl2@example.com");
+  await pm.page.getByTestId("nav-sagas").click();
+  await pm.page.getByTestId("saga-state").selectOption("failed");
+  await pm.page.locator(`tr[data-id="${failed}"] button`).click();
+  const detail = pm.page.getByTestId("saga-detail");
+  await detail.getByTestId("saga-steps").locator('tr[data-outcome="failed"]').waitFor();
+  t.match(
+    await detail.getByTestId("saga-steps").textContent(),
+    /refund.*Ausführung.*failed/s,
+    "the failed step and its attempt",
+  );
+  t.ok(await detail.getByTestId("saga-retry").isVisible(), "a failed saga can be retried");
+  await audit(t, pm.page, "sagas");
+  await pm.page.getByTestId("saga-state").selectOption("waiting");
+  await pm.page.locator(`tr[data-id="${waiting}"] button`).click();
+  await pm.page.getByTestId("saga-abort").click();
+  await waitFor("the aborted saga compensated", async () => {
+    const res = await fetch(`${origin}/api/v1/sagas/${waiting}`, { headers: { authorization: `Bearer ${token}` } });
+    return ((await res.json()) as { state: string }).state === "compensated";
+  });
+  t.same(pm.errors, []);
+});
+
 t.test("at 360 px: the list and a record are usable on a phone", async (t) => {
   const phone = await openContext(360);
   t.teardown(() => phone.context.close());

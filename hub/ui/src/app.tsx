@@ -3,7 +3,7 @@ import { ErrorNotice } from "@steinmetz/ui-kit/form.js";
 import { useEffect, useState } from "preact/hooks";
 import { call, get, setAuthRequiredHandler, setCsrfToken } from "./api.js";
 import { describeError } from "./errors.js";
-import { allows, grants } from "./grants.js";
+import { allows, grants, WORK_SCREENS } from "./grants.js";
 import { label, lang, setLang, t } from "./i18n.js";
 import type { EntityMeta } from "./meta.js";
 import { ApprovalsPage } from "./pages/approvals.js";
@@ -11,6 +11,7 @@ import { BoardPage } from "./pages/board.js";
 import { ListPage } from "./pages/list.js";
 import { LoginPage } from "./pages/login.js";
 import { RecordPage } from "./pages/record.js";
+import { SagasPage } from "./pages/sagas.js";
 import { CommandPalette, ShortcutHelp } from "./palette.js";
 import { recentRecords } from "./recent.js";
 import { listHref, recordHref, route } from "./router.js";
@@ -105,6 +106,7 @@ export function App() {
   let page = <p data-testid="not-found">{t("notFound")}</p>;
   if (current.page === "home") page = <Home entities={entities} />;
   else if (current.page === "approvals" && allows("approvals:read")) page = <ApprovalsPage userId={me.principal.id} />;
+  else if (current.page === "sagas" && allows("sagas:read")) page = <SagasPage />;
   else if (current.page === "board" && entity?.workflow) page = <BoardPage key={entity.name} meta={entity} />;
   else if (current.page === "list" && entity) page = <ListPage key={entity.name} meta={entity} query={current.query} />;
   else if (current.page === "record" && entity)
@@ -153,17 +155,17 @@ export function App() {
       </header>
       <nav class="side" aria-label={t("home")}>
         <ul>
-          {allows("approvals:read") && (
-            <li>
+          {WORK_SCREENS.filter((w) => allows(w.permission)).map((w) => (
+            <li key={w.page}>
               <a
-                href="#/approvals"
-                aria-current={current.page === "approvals" ? "page" : undefined}
-                data-testid="nav-approvals"
+                href={`#/${w.page}`}
+                aria-current={current.page === w.page ? "page" : undefined}
+                data-testid={`nav-${w.page}`}
               >
-                {t("approvals")}
+                {t(w.page)}
               </a>
             </li>
-          )}
+          ))}
           {entities.map((e) => (
             <li key={e.name}>
               <a

@@ -1,7 +1,7 @@
 /**
  * Routes in the URL's hash, so every view (with its filters) is a link to share:
  * `#/` home, `#/e/<entity>?<query>` a list, `#/e/<entity>/new`, `#/e/<entity>/<id>`,
- * `#/approvals` the work screen of approvals, `#/board/<entity>` a workflow as a board.
+ * `#/approvals` and `#/sagas` work screens, `#/board/<entity>` a workflow as a board.
  */
 import { signal } from "./signal.js";
 
@@ -10,6 +10,7 @@ export type Route =
   | { page: "list"; entity: string; query: URLSearchParams }
   | { page: "record"; entity: string; id: string | null }
   | { page: "approvals" }
+  | { page: "sagas" }
   | { page: "board"; entity: string }
   | { page: "unknown" };
 
@@ -18,6 +19,7 @@ export function parseRoute(hash: string): Route {
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return { page: "home" };
   if (parts.length === 1 && parts[0] === "approvals") return { page: "approvals" };
+  if (parts.length === 1 && parts[0] === "sagas") return { page: "sagas" };
   if (parts.length === 2 && parts[0] === "board" && parts[1]) return { page: "board", entity: parts[1] };
   if (parts[0] === "e" && parts[1] && /^[a-z][a-z0-9-]*$/.test(parts[1])) {
     if (parts.length === 2) return { page: "list", entity: parts[1], query: new URLSearchParams(search) };
