@@ -2,6 +2,38 @@
 import type { ComponentChildren } from "preact";
 import type { Problem } from "./problem.js";
 
+/** A field's hint and error below it (ids `<id>-hint`, `<id>-error`, named by aria-describedby). */
+function Messages({
+  id,
+  hint,
+  error,
+  errorTestId,
+}: {
+  id: string;
+  hint?: string | undefined;
+  error?: string | undefined;
+  errorTestId?: string | undefined;
+}) {
+  return (
+    <>
+      {hint && (
+        <p class="hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      )}
+      {error && (
+        <p class="field-error" id={`${id}-error`} data-testid={errorTestId ?? `error-${id}`}>
+          {error}
+        </p>
+      )}
+    </>
+  );
+}
+
+/** The aria-describedby of a field with these messages. */
+const describedBy = (id: string, hint?: string, error?: string) =>
+  [hint ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ") || undefined;
+
 /** Props of a labelled input. */
 export interface FieldProps {
   id: string;
@@ -29,7 +61,6 @@ export interface FieldProps {
 /** An input with its `<label for>`, an optional hint and the error shown right at it. */
 export function Field(props: FieldProps) {
   const { id, label, value, onValue, type = "text", hint, error, testId, errorTestId } = props;
-  const described = [hint ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ");
   return (
     <div class={error ? "field invalid" : "field"}>
       <label for={id}>{label}</label>
@@ -39,7 +70,7 @@ export function Field(props: FieldProps) {
         value={value}
         onInput={(e) => onValue(e.currentTarget.value)}
         aria-invalid={error ? "true" : undefined}
-        aria-describedby={described || undefined}
+        aria-describedby={describedBy(id, hint, error)}
         data-testid={testId}
         type={type as "text"}
         disabled={props.disabled}
@@ -51,16 +82,7 @@ export function Field(props: FieldProps) {
         inputMode={props.inputMode}
         class={props.class}
       />
-      {hint && (
-        <p class="hint" id={`${id}-hint`}>
-          {hint}
-        </p>
-      )}
-      {error && (
-        <p class="field-error" id={`${id}-error`} data-testid={errorTestId ?? `error-${id}`}>
-          {error}
-        </p>
-      )}
+      <Messages id={id} hint={hint} error={error} errorTestId={errorTestId} />
     </div>
   );
 }
@@ -99,11 +121,7 @@ export function Select({ id, label, value, onValue, options, disabled, error, te
           </option>
         ))}
       </select>
-      {error && (
-        <p class="field-error" id={`${id}-error`} data-testid={errorTestId ?? `error-${id}`}>
-          {error}
-        </p>
-      )}
+      <Messages id={id} error={error} errorTestId={errorTestId} />
     </div>
   );
 }
@@ -121,7 +139,6 @@ export interface CheckboxProps {
 
 /** A checkbox with its label after it and the error shown at it. */
 export function Checkbox({ id, label, checked, onChecked, disabled, error, hint }: CheckboxProps) {
-  const described = [hint ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ");
   return (
     <div class={error ? "field check invalid" : "field check"}>
       <input
@@ -132,19 +149,10 @@ export function Checkbox({ id, label, checked, onChecked, disabled, error, hint 
         disabled={disabled}
         onChange={(e) => onChecked(e.currentTarget.checked)}
         aria-invalid={error ? "true" : undefined}
-        aria-describedby={described || undefined}
+        aria-describedby={describedBy(id, hint, error)}
       />
       <label for={id}>{label}</label>
-      {hint && (
-        <p class="hint" id={`${id}-hint`}>
-          {hint}
-        </p>
-      )}
-      {error && (
-        <p class="field-error" id={`${id}-error`} data-testid={`error-${id}`}>
-          {error}
-        </p>
-      )}
+      <Messages id={id} hint={hint} error={error} />
     </div>
   );
 }
@@ -164,7 +172,6 @@ export interface TextAreaProps {
 
 /** A textarea with its `<label for>`, an optional hint and the error shown at it. */
 export function TextArea({ id, label, value, onValue, maxLength, disabled, required, error, hint }: TextAreaProps) {
-  const described = [hint ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ");
   return (
     <div class={error ? "field invalid" : "field"}>
       <label for={id}>{label}</label>
@@ -178,18 +185,9 @@ export function TextArea({ id, label, value, onValue, maxLength, disabled, requi
         required={required}
         onInput={(e) => onValue(e.currentTarget.value)}
         aria-invalid={error ? "true" : undefined}
-        aria-describedby={described || undefined}
+        aria-describedby={describedBy(id, hint, error)}
       />
-      {hint && (
-        <p class="hint" id={`${id}-hint`}>
-          {hint}
-        </p>
-      )}
-      {error && (
-        <p class="field-error" id={`${id}-error`} data-testid={`error-${id}`}>
-          {error}
-        </p>
-      )}
+      <Messages id={id} hint={hint} error={error} />
     </div>
   );
 }

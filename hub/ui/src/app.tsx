@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { call, get, setAuthRequiredHandler, setCsrfToken } from "./api.js";
 import { describeError } from "./errors.js";
 import { allows, grants, WORK_SCREENS } from "./grants.js";
-import { label, lang, setLang, t } from "./i18n.js";
+import { label, lang, t, toggleLang } from "./i18n.js";
 import type { EntityMeta } from "./meta.js";
 import { ApprovalsPage } from "./pages/approvals.js";
 import { BoardPage } from "./pages/board.js";
@@ -132,12 +132,7 @@ export function App() {
         <span class="user" data-testid="user">
           {me.user?.displayName || me.user?.email || me.principal.name || me.principal.id}
         </span>
-        <button
-          type="button"
-          class="link"
-          onClick={() => setLang(lang.get() === "de" ? "en" : "de")}
-          data-testid="language"
-        >
+        <button type="button" class="link" onClick={toggleLang} data-testid="language">
           {t("language")}
         </button>
         <button

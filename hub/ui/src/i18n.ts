@@ -367,6 +367,9 @@ const stored = (() => {
 /** The current language (German unless the user chose English). */
 export const lang = signal<Lang>(stored === "en" ? "en" : "de");
 
+/** Switches between German and English. */
+export const toggleLang = () => setLang(lang.get() === "de" ? "en" : "de");
+
 export function setLang(next: Lang): void {
   try {
     localStorage.setItem(KEY, next);

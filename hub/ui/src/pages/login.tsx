@@ -3,7 +3,7 @@ import { ErrorNotice, Field } from "@steinmetz/ui-kit/form.js";
 import { useState } from "preact/hooks";
 import { call, setCsrfToken } from "../api.js";
 import { describeError } from "../errors.js";
-import { lang, setLang, t } from "../i18n.js";
+import { t, toggleLang } from "../i18n.js";
 
 export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
   const [email, setEmail] = useState("");
@@ -57,12 +57,7 @@ export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
         <button type="submit" disabled={busy} data-testid="login">
           {t("login")}
         </button>
-        <button
-          type="button"
-          class="link"
-          onClick={() => setLang(lang.get() === "de" ? "en" : "de")}
-          data-testid="language"
-        >
+        <button type="button" class="link" onClick={toggleLang} data-testid="language">
           {t("language")}
         </button>
       </form>
