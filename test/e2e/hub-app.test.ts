@@ -485,6 +485,29 @@ t.test("a viewer-only user sees no edit controls and is refused a write", async 
     return res.status;
   })()`);
   t.equal(status, 403, "the API refuses the viewer's write");
+
+  // the auditor's data pages: quality, the catalog with its classification, lineage, the audit trail
+  const v = viewer.page;
+  await v.getByTestId("nav-data-quality").click();
+  await v.getByRole("heading", { name: "Datenqualität" }).waitFor();
+  await v.getByTestId("nav-data-catalog").click();
+  await v.getByTestId("catalog-q").fill("customers");
+  await v.getByTestId("catalog-q").press("Enter");
+  const customers = v.locator('[data-testid="catalog"] tr[data-dataset="erp.customers"]');
+  await customers.locator("button").click();
+  t.equal(
+    await v.locator('[data-testid="catalog-columns"] tr[data-column="email"]').getAttribute("data-classification"),
+    "sensitive",
+    "the customers' e-mail is personal data",
+  );
+  await audit(t, v, "catalog");
+  await v.getByTestId("nav-data-lineage").click();
+  await v.getByTestId("lineage").waitFor();
+  await v.getByTestId("nav-data-audit").click();
+  await v.getByTestId("audit-records").locator("tbody tr").first().waitFor();
+  await v.getByTestId("audit-verify").click();
+  t.equal(await v.getByTestId("audit-verified").getAttribute("data-ok"), "true", "the hash chain holds");
+  await audit(t, v, "audit");
   t.same(viewer.errors, []);
   t.same(viewer.foreign, []);
 });

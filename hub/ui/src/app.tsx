@@ -1,9 +1,10 @@
 /** The hub's web app: login, then every entity the user may read, with lists, records and the command palette. */
 import { ErrorNotice } from "@steinmetz/ui-kit/form.js";
+import type { FunctionComponent } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { call, get, setAuthRequiredHandler, setCsrfToken } from "./api.js";
 import { describeError } from "./errors.js";
-import { allows, grants, WORK_SCREENS } from "./grants.js";
+import { allows, grants, SCREEN_TEXT, WORK_SCREENS } from "./grants.js";
 import { label, lang, t, toggleLang } from "./i18n.js";
 import type { EntityMeta } from "./meta.js";
 import { ApprovalsPage } from "./pages/approvals.js";
@@ -22,6 +23,15 @@ interface Me {
   grants: string[];
   user?: { email: string; displayName?: string | null } | null;
   csrfToken?: string | null;
+}
+
+/** The data pages, their own chunk. */
+function DataPages(props: { name: string; query: URLSearchParams }) {
+  const [Page, setPage] = useState<FunctionComponent<{ name: string; query: URLSearchParams }> | null>(null);
+  useEffect(() => {
+    void import("./pages/data.js").then((m) => setPage(() => m.DataPage));
+  }, []);
+  return Page ? <Page {...props} /> : <p aria-busy="true">{t("loading")}</p>;
 }
 
 type Session = { state: "loading" } | { state: "anonymous" } | { state: "in"; me: Me; entities: EntityMeta[] };
@@ -107,6 +117,8 @@ export function App() {
   if (current.page === "home") page = <Home entities={entities} />;
   else if (current.page === "approvals" && allows("approvals:read")) page = <ApprovalsPage userId={me.principal.id} />;
   else if (current.page === "sagas" && allows("sagas:read")) page = <SagasPage />;
+  else if (current.page === "data" && allows(current.name === "audit" ? "audit:read" : "warehouse:read"))
+    page = <DataPages key={current.name} name={current.name} query={current.query} />;
   else if (current.page === "board" && entity?.workflow) page = <BoardPage key={entity.name} meta={entity} />;
   else if (current.page === "list" && entity) page = <ListPage key={entity.name} meta={entity} query={current.query} />;
   else if (current.page === "record" && entity)
@@ -154,10 +166,10 @@ export function App() {
             <li key={w.page}>
               <a
                 href={`#/${w.page}`}
-                aria-current={current.page === w.page ? "page" : undefined}
-                data-testid={`nav-${w.page}`}
+                aria-current={location.hash.startsWith(`#/${w.page}`) ? "page" : undefined}
+                data-testid={`nav-${w.page.replace("/", "-")}`}
               >
-                {t(w.page)}
+                {t(SCREEN_TEXT[w.page])}
               </a>
             </li>
           ))}

@@ -12,4 +12,18 @@ export function allows(permission: string): boolean {
 export const WORK_SCREENS = [
   { page: "approvals", permission: "approvals:read" },
   { page: "sagas", permission: "sagas:read" },
+  { page: "data/quality", permission: "warehouse:read" },
+  { page: "data/catalog", permission: "warehouse:read" },
+  { page: "data/lineage", permission: "warehouse:read" },
+  { page: "data/audit", permission: "audit:read" },
 ] as const;
+
+/** The text (key) naming each work screen. */
+export const SCREEN_TEXT = {
+  approvals: "approvals",
+  sagas: "sagas",
+  "data/quality": "dataQuality",
+  "data/catalog": "catalog",
+  "data/lineage": "lineage",
+  "data/audit": "auditTrail",
+} as const;

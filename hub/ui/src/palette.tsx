@@ -1,7 +1,7 @@
 /** Ctrl+K: go to any list, a recent record, or create a new record, by typing; keyboard only. */
 import { Modal } from "@steinmetz/ui-kit/dialog.js";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { allows, WORK_SCREENS } from "./grants.js";
+import { allows, SCREEN_TEXT, WORK_SCREENS } from "./grants.js";
 import { label, t } from "./i18n.js";
 import type { EntityMeta } from "./meta.js";
 import { recentRecords } from "./recent.js";
@@ -16,7 +16,7 @@ function choices(entities: EntityMeta[]): Choice[] {
   return [
     { text: t("goTo", { target: t("home") }), href: "#/" },
     ...WORK_SCREENS.filter((w) => allows(w.permission)).map((w) => ({
-      text: t("goTo", { target: t(w.page) }),
+      text: t("goTo", { target: t(SCREEN_TEXT[w.page]) }),
       href: `#/${w.page}`,
     })),
     ...entities.map((e) => ({ text: t("goTo", { target: label(e.plural) }), href: listHref(e.name) })),

@@ -1,7 +1,7 @@
 /**
  * Routes in the URL's hash, so every view (with its filters) is a link to share:
  * `#/` home, `#/e/<entity>?<query>` a list, `#/e/<entity>/new`, `#/e/<entity>/<id>`,
- * `#/approvals` and `#/sagas` work screens, `#/board/<entity>` a workflow as a board.
+ * `#/approvals` and `#/sagas` work screens, `#/data/<quality|catalog|lineage|audit>` the data pages, `#/board/<entity>` a workflow as a board.
  */
 import { signal } from "./signal.js";
 
@@ -11,6 +11,7 @@ export type Route =
   | { page: "record"; entity: string; id: string | null }
   | { page: "approvals" }
   | { page: "sagas" }
+  | { page: "data"; name: string; query: URLSearchParams }
   | { page: "board"; entity: string }
   | { page: "unknown" };
 
@@ -20,6 +21,12 @@ export function parseRoute(hash: string): Route {
   if (parts.length === 0) return { page: "home" };
   if (parts.length === 1 && parts[0] === "approvals") return { page: "approvals" };
   if (parts.length === 1 && parts[0] === "sagas") return { page: "sagas" };
+  if (
+    parts.length === 2 &&
+    parts[0] === "data" &&
+    ["quality", "catalog", "lineage", "audit"].includes(parts[1] as string)
+  )
+    return { page: "data", name: parts[1] as string, query: new URLSearchParams(search) };
   if (parts.length === 2 && parts[0] === "board" && parts[1]) return { page: "board", entity: parts[1] };
   if (parts[0] === "e" && parts[1] && /^[a-z][a-z0-9-]*$/.test(parts[1])) {
     if (parts.length === 2) return { page: "list", entity: parts[1], query: new URLSearchParams(search) };
