@@ -635,6 +635,20 @@ t.test("sagas: the steps with their timings; a waiting saga aborted from the scr
     const res = await fetch(`${origin}/api/v1/sagas/${waiting}`, { headers: { authorization: `Bearer ${token}` } });
     return ((await res.json()) as { state: string }).state === "compensated";
   });
+  // commands to an edge: diagnostics queued at once, a power limit held for an admin's approval
+  await pm.page.getByTestId("nav-commands").click();
+  await pm.page.getByTestId("command-edge").selectOption("edge-sonne");
+  await pm.page.getByTestId("command-type").selectOption("diagnostics");
+  await pm.page.getByTestId("send-command").click();
+  await pm.page.locator('[data-testid="commands"] tr[data-type="diagnostics"][data-state="queued"]').waitFor();
+  await pm.page.getByTestId("command-type").selectOption("power_limit");
+  await pm.page.getByTestId("command-limit").fill("60");
+  await pm.page.getByTestId("send-command").click();
+  await pm.page.getByText("wartet auf die Freigabe einer zweiten Person").waitFor();
+  await pm.page
+    .locator('[data-testid="commands"] tr[data-type="power_limit"][data-state="pending_approval"]')
+    .waitFor();
+  await audit(t, pm.page, "commands");
   t.same(pm.errors, []);
 });
 

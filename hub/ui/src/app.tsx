@@ -9,6 +9,7 @@ import { label, lang, t, toggleLang } from "./i18n.js";
 import type { EntityMeta } from "./meta.js";
 import { ApprovalsPage } from "./pages/approvals.js";
 import { BoardPage } from "./pages/board.js";
+import { CommandsPage } from "./pages/commands.js";
 import { ListPage } from "./pages/list.js";
 import { LoginPage } from "./pages/login.js";
 import { RecordPage } from "./pages/record.js";
@@ -117,6 +118,7 @@ export function App() {
   if (current.page === "home") page = <Home entities={entities} />;
   else if (current.page === "approvals" && allows("approvals:read")) page = <ApprovalsPage userId={me.principal.id} />;
   else if (current.page === "sagas" && allows("sagas:read")) page = <SagasPage />;
+  else if (current.page === "commands" && allows("commands:read")) page = <CommandsPage />;
   else if (current.page === "data" && allows(current.name === "audit" ? "audit:read" : "warehouse:read"))
     page = <DataPages key={current.name} name={current.name} query={current.query} />;
   else if (current.page === "board" && entity?.workflow) page = <BoardPage key={entity.name} meta={entity} />;

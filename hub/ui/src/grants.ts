@@ -12,6 +12,7 @@ export function allows(permission: string): boolean {
 export const WORK_SCREENS = [
   { page: "approvals", permission: "approvals:read" },
   { page: "sagas", permission: "sagas:read" },
+  { page: "commands", permission: "commands:read" },
   { page: "data/quality", permission: "warehouse:read" },
   { page: "data/catalog", permission: "warehouse:read" },
   { page: "data/lineage", permission: "warehouse:read" },
@@ -22,6 +23,7 @@ export const WORK_SCREENS = [
 export const SCREEN_TEXT = {
   approvals: "approvals",
   sagas: "sagas",
+  commands: "commands",
   "data/quality": "dataQuality",
   "data/catalog": "catalog",
   "data/lineage": "lineage",
