@@ -594,6 +594,19 @@ t.test("approvals: the requester cannot decide their own; a second project manag
   t.match(decided, { status: "executed", decidedByName: "pl2@example.com", comment: "Bruch ist fotografiert, passt." });
   const stock = await fetch(`${origin}/api/v1/stock?articleId=${article.id}`, { headers: asPm1 }).then((r) => r.json());
   t.match(JSON.stringify(stock), /"quantity":3/, "two written off");
+  // the stock screen shows what is left
+  await approver.page.getByTestId("nav-stock").click();
+  await approver.page.getByTestId("stock-filter").fill("MOD-430");
+  t.equal(
+    await approver.page
+      .locator('[data-testid="stock"] tr[data-article="MOD-430"] [data-testid="available"]')
+      .textContent(),
+    "3",
+  );
+  await approver.page.getByTestId("serial").fill("KEINE-SERIE");
+  await approver.page.getByTestId("serial-find").click();
+  t.match(await approver.page.locator(".serial-lookup [data-testid=error]").textContent(), /Nicht gefunden/);
+  await audit(t, approver.page, "stock");
   await requester.page.reload();
   await requester.page.locator('[data-testid="my-requests"] tr[data-status="executed"]').waitFor();
   t.same([...requester.errors, ...approver.errors], []);

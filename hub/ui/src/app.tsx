@@ -14,6 +14,7 @@ import { ListPage } from "./pages/list.js";
 import { LoginPage } from "./pages/login.js";
 import { RecordPage } from "./pages/record.js";
 import { SagasPage } from "./pages/sagas.js";
+import { StockPage } from "./pages/stock.js";
 import { CommandPalette, ShortcutHelp } from "./palette.js";
 import { recentRecords } from "./recent.js";
 import { listHref, recordHref, route } from "./router.js";
@@ -119,6 +120,7 @@ export function App() {
   else if (current.page === "approvals" && allows("approvals:read")) page = <ApprovalsPage userId={me.principal.id} />;
   else if (current.page === "sagas" && allows("sagas:read")) page = <SagasPage />;
   else if (current.page === "commands" && allows("commands:read")) page = <CommandsPage />;
+  else if (current.page === "stock" && allows("inventory:read")) page = <StockPage />;
   else if (current.page === "data" && allows(current.name === "audit" ? "audit:read" : "warehouse:read"))
     page = <DataPages key={current.name} name={current.name} query={current.query} />;
   else if (current.page === "board" && entity?.workflow) page = <BoardPage key={entity.name} meta={entity} />;

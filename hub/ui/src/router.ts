@@ -1,7 +1,7 @@
 /**
  * Routes in the URL's hash, so every view (with its filters) is a link to share:
  * `#/` home, `#/e/<entity>?<query>` a list, `#/e/<entity>/new`, `#/e/<entity>/<id>`,
- * `#/approvals`, `#/sagas` and `#/commands` work screens, `#/data/<quality|catalog|lineage|audit>` the data pages, `#/board/<entity>` a workflow as a board.
+ * `#/approvals`, `#/sagas`, `#/commands` and `#/stock` work screens, `#/data/<quality|catalog|lineage|audit>` the data pages, `#/board/<entity>` a workflow as a board.
  */
 import { signal } from "./signal.js";
 
@@ -12,6 +12,7 @@ export type Route =
   | { page: "approvals" }
   | { page: "sagas" }
   | { page: "commands" }
+  | { page: "stock" }
   | { page: "data"; name: string; query: URLSearchParams }
   | { page: "board"; entity: string }
   | { page: "unknown" };
@@ -23,6 +24,7 @@ export function parseRoute(hash: string): Route {
   if (parts.length === 1 && parts[0] === "approvals") return { page: "approvals" };
   if (parts.length === 1 && parts[0] === "sagas") return { page: "sagas" };
   if (parts.length === 1 && parts[0] === "commands") return { page: "commands" };
+  if (parts.length === 1 && parts[0] === "stock") return { page: "stock" };
   if (
     parts.length === 2 &&
     parts[0] === "data" &&
