@@ -16,6 +16,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import t, { type Test } from "tap";
 import { openPool } from "../../hub/src/db/pool.js";
 import { runWarehouse } from "../../hub/src/warehouse/runner.js";
+import { seller } from "../../hub/test/fixtures/billing-documents.js";
 import { artifactsDir, launchBrowser } from "../support/browser.js";
 import { log, startDatabase, startTestHub, waitFor } from "../support/harness.js";
 
@@ -664,6 +665,112 @@ t.test("sagas: the steps with their timings; a waiting saga aborted from the scr
   await audit(t, pm.page, "commands");
   t.same(pm.errors, []);
 });
+
+t.test(
+  "invoices: finalise a draft, its PDF and XRechnung, a cancellation held for approval, the DATEV export",
+  async (t) => {
+    const acct = await auth.createUser({
+      email: "buchhaltung@example.com",
+      displayName: "Anna Buch",
+      roles: ["accountant"],
+      password: PASSWORD,
+    });
+    const asAcct = { authorization: `Bearer ${(await auth.createApiToken(acct.id, { name: "test" })).token}` };
+    const send = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${origin}/api/v1${path}`, {
+        method,
+        headers: { ...asAcct, ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return {
+        status: res.status,
+        etag: res.headers.get("etag"),
+        body: (await res.json()) as Record<string, unknown> & { id: string },
+      };
+    };
+    const { name, street, postalCode, city, country, vatId, taxNumber, registration, managingDirectors } = seller;
+    const { contactName, phone, email, iban, bic, bankName } = seller;
+    const settings = await send("GET", "/settings/company");
+    const stored = await send(
+      "PATCH",
+      "/settings/company",
+      {
+        name,
+        street,
+        postalCode,
+        city,
+        country,
+        vatId,
+        taxNumber,
+        registration,
+        managingDirectors,
+        contactName,
+        phone,
+        email,
+        iban,
+        bic,
+        bankName,
+        datevAdvisorNumber: 29098,
+        datevClientNumber: 55003,
+        datevAccountZ: 8338,
+      },
+      { "if-match": settings.etag as string },
+    );
+    t.equal(stored.status, 200, "the company's settings");
+    const customer = await api("POST", "/customers", {
+      name: "Rechnungskunde GmbH",
+      email: "rechnung@example.com",
+      kind: "business",
+      street: "Am Markt 1",
+      postalCode: "34117",
+      city: "Kassel",
+    });
+    const draft = await send("POST", "/invoices", { customerId: customer.body.id, issueDate: "2026-11-02" });
+    t.equal(
+      (
+        await send("POST", "/invoice-lines", {
+          invoiceId: draft.body.id,
+          position: 1,
+          kind: "flat",
+          description: "Wartung",
+          quantity: 1,
+          unitPriceCents: 25_000,
+          vatCategory: "S",
+          vatRate: 19,
+        })
+      ).status,
+      201,
+    );
+
+    const accountant = await openContext(1280);
+    t.teardown(() => accountant.context.close());
+    const a = accountant.page;
+    await login(a, "buchhaltung@example.com");
+    await a.goto(`${origin}/#/e/invoices/${draft.body.id}`);
+    await a.getByTestId("invoice-finalise").click();
+    await a.getByText("Festgeschrieben", { exact: true }).first().waitFor();
+    await a.getByTestId("invoice-pdf").waitFor();
+    // the PDF opens in the browser's viewer (inline); what the link serves:
+    const href = (await a.getByTestId("invoice-pdf").getAttribute("href")) as string;
+    t.equal(
+      await a.evaluate(`fetch(${JSON.stringify(href)}).then((r) => r.text()).then((x) => x.slice(0, 5))`),
+      "%PDF-",
+      "the PDF",
+    );
+    const [xml] = await Promise.all([a.waitForEvent("download"), a.getByTestId("invoice-xrechnung").click()]);
+    t.match(readFileSync((await xml.path()) as string, "utf8"), /<(ubl:)?Invoice[\s>]/, "the XRechnung (UBL)");
+    await audit(t, a, "invoice");
+    await a.getByTestId("invoice-cancel").click();
+    await a.getByText("Wartet auf die Freigabe einer zweiten Person").waitFor();
+
+    await a.goto(`${origin}/#/e/invoices`);
+    await a.locator("#datev-from").fill("2026-11-01");
+    await a.locator("#datev-to").fill("2026-11-30");
+    const [datev] = await Promise.all([a.waitForEvent("download"), a.getByTestId("datev-export").click()]);
+    t.match(readFileSync((await datev.path()) as string, "latin1"), /^"EXTF";700;21;/, "DATEV's Buchungsstapel");
+    t.same(accountant.errors, []);
+  },
+);
 
 t.test("at 360 px: the list and a record are usable on a phone", async (t) => {
   const phone = await openContext(360);

@@ -186,6 +186,7 @@ async function runIncremental(
         ? 0
         : rowsOf(await client.query(job.sql(changes?.plan ?? "seek"), (changes?.params ?? []) as unknown[]));
     if (changes?.readings === 0 || (source === "reference" && ctx.rowsWritten === 0)) {
+      // nothing came in (other transactions moved the horizon) or nothing differs: only the watermark follows
       await client.query("UPDATE ops.warehouse_jobs SET watermark = $2 WHERE job = $1", [job.name, window.to]);
       await client.query("COMMIT");
       return { job: job.name, runId: null, status: "skipped", reason: "up to date" };
@@ -242,8 +243,9 @@ async function runIncremental(
 }
 
 /**
- * Runs every job once on what was committed so far, in dependency order; a job whose upstream
- * failed in this pass is skipped (and says why). Returns what each did.
+ * Runs every job once on what was committed so far, two at a time (a job once those it depends
+ * on have ended); a job whose upstream failed in this pass is skipped (and says why). Returns what
+ * each did, in the jobs' order.
  */
 export async function runWarehouse(pool: pg.Pool, options: PassOptions): Promise<JobRun[]> {
   const hooks = options.hooks ?? {};

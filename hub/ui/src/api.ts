@@ -72,3 +72,24 @@ export async function call<T>(path: string, options: ApiOptions = {}): Promise<A
 /** GET and the body only. */
 export const get = async <T>(path: string, signal?: AbortSignal): Promise<T> =>
   (await call<T>(path, signal ? { signal } : {})).body;
+
+/**
+ * Downloads `/api/v1<path>` as a file (the name from its Content-Disposition, else `fallback`);
+ * a refusal is thrown as an `ApiError` for the page to show, instead of a download that fails.
+ */
+export async function download(path: string, fallback: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(`/api/v1${path}`, { credentials: "same-origin" });
+  } catch (err) {
+    throw new ApiError(0, NETWORK_ERROR, String(err), [], undefined, { cause: err });
+  }
+  if (!res.ok) throw await problemOf(res, "HUB_ERR_INTERNAL");
+  const name = res.headers.get("content-disposition")?.match(/filename="([^"]+)"/)?.[1] ?? fallback;
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

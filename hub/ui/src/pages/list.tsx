@@ -12,6 +12,7 @@ import { display } from "../fields.js";
 import { label, t } from "../i18n.js";
 import type { EntityMeta, FieldMeta, Row } from "../meta.js";
 import { listHref, navigate, recordHref } from "../router.js";
+import { DatevExport } from "./invoice-actions.js";
 
 const PAGE = 50;
 /** At most this many rows go into one export. */
@@ -194,6 +195,7 @@ export function ListPage({ meta, query }: { meta: EntityMeta; query: URLSearchPa
           </button>
         </div>
       </header>
+      {meta.name === "invoices" && <DatevExport />}
       {choosing && (
         <fieldset class="columns" data-testid="column-chooser">
           <legend>{t("columns")}</legend>

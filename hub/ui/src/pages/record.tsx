@@ -16,6 +16,7 @@ import { label, t } from "../i18n.js";
 import type { EntityMeta, FieldMeta, Row } from "../meta.js";
 import { rememberRecord } from "../recent.js";
 import { listHref, navigate, recordHref } from "../router.js";
+import { InvoiceActions } from "./invoice-actions.js";
 import { Timeline } from "./timeline.js";
 
 type Values = Record<string, string>;
@@ -350,6 +351,7 @@ export function RecordPage({ meta, id, entities }: { meta: EntityMeta; id: strin
           </div>
         )}
       </form>
+      {meta.name === "invoices" && row && <InvoiceActions invoice={row} onChanged={() => void load()} />}
       {meta.name === "sites" && id && row && <SiteTelemetry siteId={id} />}
       {id && row && <Timeline meta={meta} id={id} version={row.version} />}
       <Modal
