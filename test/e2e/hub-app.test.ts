@@ -13,8 +13,10 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { AuthService } from "@steinmetz/hub";
 import type { BrowserContext, Page } from "playwright-core";
+import { Registry } from "prom-client";
 import t, { type Test } from "tap";
 import { openPool } from "../../hub/src/db/pool.js";
+import { qualityHook } from "../../hub/src/warehouse/quality.js";
 import { runWarehouse } from "../../hub/src/warehouse/runner.js";
 import { seller } from "../../hub/test/fixtures/billing-documents.js";
 import { artifactsDir, launchBrowser } from "../support/browser.js";
@@ -370,7 +372,11 @@ t.test("site page: devices with their state, tickets, and charts drawn from real
       minutes,
     ],
   );
-  const loaded = await runWarehouse(pool, { log });
+  // as the hub runs it: with the data-quality rules of each run's outputs
+  const loaded = await runWarehouse(pool, {
+    log,
+    hooks: { afterLoad: qualityHook({ registry: new Registry(), log }) },
+  });
   t.notOk(
     loaded.some((r) => r.status === "failed"),
     "the warehouse loaded the readings",
@@ -491,6 +497,8 @@ t.test("a viewer-only user sees no edit controls and is refused a write", async 
   const v = viewer.page;
   await v.getByTestId("nav-data-quality").click();
   await v.getByRole("heading", { name: "Datenqualität" }).waitFor();
+  // today's checks of the site's readings, per dataset
+  await v.locator('[data-testid="quality-report"] tr[data-dataset="curated.fact_energy_15min"]').waitFor();
   await v.getByTestId("nav-data-catalog").click();
   await v.getByTestId("catalog-q").fill("customers");
   await v.getByTestId("catalog-q").press("Enter");

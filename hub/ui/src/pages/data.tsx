@@ -33,11 +33,11 @@ const when = (v: unknown) => (typeof v === "string" ? formatDateTime(lang.get(),
 
 interface QualityDay {
   dataset: string;
-  rules_checked: number;
-  rules_passed: number;
-  rules_failed: number;
-  worst_failure_share: number | null;
-  failed_rules: { rule: string; severity: string; failedChecks: number; worstFailureShare: number | null }[];
+  rulesChecked: number;
+  rulesPassed: number;
+  rulesFailed: number;
+  worstFailureShare: number | null;
+  failedRules: { rule: string; severity: string; failedChecks: number; worstFailureShare: number | null }[];
 }
 
 function QualityPage({ query }: { query: URLSearchParams }) {
@@ -75,14 +75,14 @@ function QualityPage({ query }: { query: URLSearchParams }) {
             </thead>
             <tbody>
               {data.datasets.map((d) => (
-                <tr key={d.dataset} data-dataset={d.dataset} data-failed={d.rules_failed}>
+                <tr key={d.dataset} data-dataset={d.dataset} data-failed={d.rulesFailed}>
                   <th scope="row">{d.dataset}</th>
-                  <td class="num">{d.rules_checked}</td>
-                  <td class="num">{d.rules_passed}</td>
-                  <td class="num">{d.rules_failed}</td>
-                  <td class="num">{pct(d.worst_failure_share)}</td>
+                  <td class="num">{d.rulesChecked}</td>
+                  <td class="num">{d.rulesPassed}</td>
+                  <td class="num">{d.rulesFailed}</td>
+                  <td class="num">{pct(d.worstFailureShare)}</td>
                   <td>
-                    {d.failed_rules.map((r) => (
+                    {d.failedRules.map((r) => (
                       <span key={r.rule} class={`badge ${r.severity}`}>
                         {r.rule} ({r.severity}, {pct(r.worstFailureShare)})
                       </span>
