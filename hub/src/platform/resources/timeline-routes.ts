@@ -63,7 +63,8 @@ export const timelineRoutes: FastifyPluginAsync<{ definition: EntityDefinition; 
       await exists(id);
       const [changes, comments] = await Promise.all([
         pool.query(
-          `SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at, op, actor_name, reason, before, after
+          `SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at, op,
+             coalesce(actor_name, actor_id) AS actor_name, reason, before, after
            FROM audit.records WHERE schema_name = $1 AND table_name = $2 AND entity_id = $3 AND op <> 'READ'
            ORDER BY id DESC LIMIT ${LIMIT}`,
           [schema, table, id],
