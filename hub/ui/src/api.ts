@@ -1,4 +1,5 @@
 /** The one way the app talks to the hub: fetch with the session cookie, JSON, If-Match and the CSRF header. */
+import { saveFile } from "@steinmetz/ui-kit/file.js";
 import { ApiError, NETWORK_ERROR, problemOf } from "@steinmetz/ui-kit/problem.js";
 
 export { ApiError } from "@steinmetz/ui-kit/problem.js";
@@ -86,10 +87,5 @@ export async function download(path: string, fallback: string): Promise<void> {
   }
   if (!res.ok) throw await problemOf(res, "HUB_ERR_INTERNAL");
   const name = res.headers.get("content-disposition")?.match(/filename="([^"]+)"/)?.[1] ?? fallback;
-  const url = URL.createObjectURL(await res.blob());
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  saveFile(name, await res.blob());
 }

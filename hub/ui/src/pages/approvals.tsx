@@ -6,6 +6,7 @@
 
 import { ErrorNotice, Notice, TextArea } from "@steinmetz/ui-kit/form.js";
 import { formatDateTime, formatMoney } from "@steinmetz/ui-kit/format.js";
+import { TableHead } from "@steinmetz/ui-kit/table.js";
 import { useEffect, useState } from "preact/hooks";
 import { call, get } from "../api.js";
 import { describeError } from "../errors.js";
@@ -168,15 +169,7 @@ export function ApprovalsPage({ userId }: { userId: string }) {
       <h2>{t("myRequests")}</h2>
       <div class="table-wrap">
         <table data-testid="my-requests">
-          <thead>
-            <tr>
-              <th scope="col">{t("operation")}</th>
-              <th scope="col">{t("status")}</th>
-              <th scope="col">{t("requestedAt")}</th>
-              <th scope="col">{t("decidedBy")}</th>
-              <th scope="col">{t("comment")}</th>
-            </tr>
-          </thead>
+          <TableHead columns={[t("operation"), t("status"), t("requestedAt"), t("decidedBy"), t("comment")]} />
           <tbody>
             {mine.map((a) => (
               <tr key={a.id} data-status={a.status}>

@@ -6,6 +6,7 @@
 
 import { ErrorNotice, Field, Notice, Select } from "@steinmetz/ui-kit/form.js";
 import { formatDateTime } from "@steinmetz/ui-kit/format.js";
+import { TableHead } from "@steinmetz/ui-kit/table.js";
 import { useEffect, useState } from "preact/hooks";
 import { call, get } from "../api.js";
 import { describeError } from "../errors.js";
@@ -147,15 +148,7 @@ export function CommandsPage() {
       )}
       <div class="table-wrap">
         <table data-testid="commands">
-          <thead>
-            <tr>
-              <th scope="col">{t("commandType")}</th>
-              <th scope="col">{t("status")}</th>
-              <th scope="col">{t("requestedAt")}</th>
-              <th scope="col">{t("actor")}</th>
-              <th scope="col">{t("history")}</th>
-            </tr>
-          </thead>
+          <TableHead columns={[t("commandType"), t("status"), t("requestedAt"), t("actor"), t("history")]} />
           <tbody>
             {commands?.map((c) => (
               <tr key={c.id} data-type={c.type} data-state={c.state}>

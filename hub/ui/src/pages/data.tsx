@@ -6,6 +6,7 @@
 
 import { ErrorNotice, Notice } from "@steinmetz/ui-kit/form.js";
 import { formatDateTime, formatNumber } from "@steinmetz/ui-kit/format.js";
+import { TableHead } from "@steinmetz/ui-kit/table.js";
 import { useEffect, useState } from "preact/hooks";
 import { get } from "../api.js";
 import { describeError } from "../errors.js";
@@ -63,16 +64,16 @@ function QualityPage({ query }: { query: URLSearchParams }) {
       {data && data.datasets.length > 0 && (
         <div class="table-wrap">
           <table data-testid="quality-report">
-            <thead>
-              <tr>
-                <th scope="col">{t("dataset")}</th>
-                <th scope="col">{t("rulesChecked")}</th>
-                <th scope="col">{t("rulesPassed")}</th>
-                <th scope="col">{t("rulesFailed")}</th>
-                <th scope="col">{t("worstShare")}</th>
-                <th scope="col">{t("failedRules")}</th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                t("dataset"),
+                t("rulesChecked"),
+                t("rulesPassed"),
+                t("rulesFailed"),
+                t("worstShare"),
+                t("failedRules"),
+              ]}
+            />
             <tbody>
               {data.datasets.map((d) => (
                 <tr key={d.dataset} data-dataset={d.dataset} data-failed={d.rulesFailed}>
@@ -143,16 +144,9 @@ function CatalogPage({ query }: { query: URLSearchParams }) {
       <Problem error={error} />
       <div class="table-wrap">
         <table data-testid="catalog">
-          <thead>
-            <tr>
-              <th scope="col">{t("dataset")}</th>
-              <th scope="col">{t("layer")}</th>
-              <th scope="col">{t("classification")}</th>
-              <th scope="col">{t("owner")}</th>
-              <th scope="col">{t("freshness")}</th>
-              <th scope="col">{t("lastQuality")}</th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={[t("dataset"), t("layer"), t("classification"), t("owner"), t("freshness"), t("lastQuality")]}
+          />
           <tbody>
             {data?.items.flatMap((d) => [
               <tr key={d.name} data-dataset={d.name}>
@@ -177,14 +171,7 @@ function CatalogPage({ query }: { query: URLSearchParams }) {
                 <tr key={`${d.name}-columns`} class="columns-row">
                   <td colSpan={6}>
                     <table data-testid="catalog-columns">
-                      <thead>
-                        <tr>
-                          <th scope="col">{t("column")}</th>
-                          <th scope="col">{t("type")}</th>
-                          <th scope="col">{t("classification")}</th>
-                          <th scope="col">{t("description")}</th>
-                        </tr>
-                      </thead>
+                      <TableHead columns={[t("column"), t("type"), t("classification"), t("description")]} />
                       <tbody>
                         {d.columns.map((c) => (
                           <tr key={c.name} data-column={c.name} data-classification={c.classification}>
@@ -243,16 +230,7 @@ function LineagePage({ query }: { query: URLSearchParams }) {
       {data && runs.length === 0 && <p>{t("noRows")}</p>}
       <div class="table-wrap">
         <table data-testid="lineage">
-          <thead>
-            <tr>
-              <th scope="col">{t("job")}</th>
-              <th scope="col">{t("status")}</th>
-              <th scope="col">{t("startedAt")}</th>
-              <th scope="col">{t("inputs")}</th>
-              <th scope="col">{t("outputs")}</th>
-              <th scope="col">{t("events")}</th>
-            </tr>
-          </thead>
+          <TableHead columns={[t("job"), t("status"), t("startedAt"), t("inputs"), t("outputs"), t("events")]} />
           <tbody>
             {runs.map((r) => (
               <tr key={r.runId} data-job={r.job} data-status={r.status}>
@@ -326,17 +304,7 @@ function AuditPage() {
       <Problem error={error} />
       <div class="table-wrap">
         <table data-testid="audit-records">
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">{t("time")}</th>
-              <th scope="col">{t("dataset")}</th>
-              <th scope="col">{t("record")}</th>
-              <th scope="col">{t("operation")}</th>
-              <th scope="col">{t("actor")}</th>
-              <th scope="col">{t("reason")}</th>
-            </tr>
-          </thead>
+          <TableHead columns={["#", t("time"), t("dataset"), t("record"), t("operation"), t("actor"), t("reason")]} />
           <tbody>
             {data?.items.map((r) => (
               <tr key={r.id}>

@@ -4,6 +4,7 @@
  * row selection with bulk actions (export, workflow transition) and a CSV export of the filter.
  */
 import { excelCsv } from "@steinmetz/ui-kit/csv.js";
+import { saveFile } from "@steinmetz/ui-kit/file.js";
 import { ErrorNotice } from "@steinmetz/ui-kit/form.js";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { call, get } from "../api.js";
@@ -61,15 +62,6 @@ function csvValue(field: FieldMeta, value: unknown): string | number | null {
   if (field.kind === "cents") return Number(value) / 100;
   if (field.kind === "integer" || field.kind === "decimal") return Number(value);
   return display(field, value);
-}
-
-function download(name: string, text: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 export function ListPage({ meta, query }: { meta: EntityMeta; query: URLSearchParams }) {
@@ -141,7 +133,7 @@ export function ListPage({ meta, query }: { meta: EntityMeta; query: URLSearchPa
         all.slice(0, EXPORT_MAX).map((r) => fields.map((f) => csvValue(f, r[f.key]))),
         { yes: t("yes"), no: t("no") },
       );
-      download(`${meta.name}.csv`, text);
+      saveFile(`${meta.name}.csv`, new Blob([text], { type: "text/csv;charset=utf-8" }));
     } catch (err) {
       setError(err);
     }

@@ -7,6 +7,7 @@
 import { Modal } from "@steinmetz/ui-kit/dialog.js";
 import { Checkbox, ErrorNotice, Field, Notice, Select, TextArea } from "@steinmetz/ui-kit/form.js";
 import { ApiError, splitProblems } from "@steinmetz/ui-kit/problem.js";
+import { TableHead } from "@steinmetz/ui-kit/table.js";
 import type { FunctionComponent } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { call, get } from "../api.js";
@@ -364,13 +365,7 @@ export function RecordPage({ meta, id, entities }: { meta: EntityMeta; id: strin
         <h2 id="conflict-title">{t("conflictTitle")}</h2>
         <p>{t("conflictText")}</p>
         <table>
-          <thead>
-            <tr>
-              <th scope="col">{t("field")}</th>
-              <th scope="col">{t("conflictTheirs")}</th>
-              <th scope="col">{t("conflictMine")}</th>
-            </tr>
-          </thead>
+          <TableHead columns={[t("field"), t("conflictTheirs"), t("conflictMine")]} />
           <tbody>
             {conflict &&
               writable

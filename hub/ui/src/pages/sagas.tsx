@@ -6,6 +6,7 @@
 
 import { ErrorNotice, Notice } from "@steinmetz/ui-kit/form.js";
 import { formatDateTime, formatNumber } from "@steinmetz/ui-kit/format.js";
+import { TableHead } from "@steinmetz/ui-kit/table.js";
 import { useEffect, useState } from "preact/hooks";
 import { call, get } from "../api.js";
 import { describeError } from "../errors.js";
@@ -86,17 +87,7 @@ function SagaDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
       )}
       <div class="table-wrap">
         <table data-testid="saga-steps">
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">{t("step")}</th>
-              <th scope="col">{t("phase")}</th>
-              <th scope="col">{t("attempt")}</th>
-              <th scope="col">{t("outcome")}</th>
-              <th scope="col">{t("startedAt")}</th>
-              <th scope="col">ms</th>
-            </tr>
-          </thead>
+          <TableHead columns={["#", t("step"), t("phase"), t("attempt"), t("outcome"), t("startedAt"), "ms"]} />
           <tbody>
             {saga.steps.map((s, i) => (
               <tr key={i} data-outcome={s.outcome}>
@@ -154,15 +145,7 @@ export function SagasPage() {
       {open && <SagaDetail key={open} id={open} onChanged={() => void load()} />}
       <div class="table-wrap">
         <table data-testid="sagas">
-          <thead>
-            <tr>
-              <th scope="col">{t("process")}</th>
-              <th scope="col">{t("key")}</th>
-              <th scope="col">{t("status")}</th>
-              <th scope="col">{t("startedAt")}</th>
-              <th scope="col">{t("endedAt")}</th>
-            </tr>
-          </thead>
+          <TableHead columns={[t("process"), t("key"), t("status"), t("startedAt"), t("endedAt")]} />
           <tbody>
             {items?.map((s) => (
               <tr key={s.id} data-id={s.id} data-state={s.state}>

@@ -8,6 +8,7 @@
 import { TimeChart } from "@steinmetz/ui-kit/chart.js";
 import { ErrorNotice } from "@steinmetz/ui-kit/form.js";
 import { formatDate, formatDateTime, formatNumber } from "@steinmetz/ui-kit/format.js";
+import { TableHead } from "@steinmetz/ui-kit/table.js";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { get } from "../api.js";
 import { describeError } from "../errors.js";
@@ -140,7 +141,8 @@ export function SitePanel({ siteId }: { siteId: string }) {
   const chart = useMemo(() => {
     if (!power) return null;
     const lines = power.series.map((s, i) => ({
-      label: `${t(`kind_${s.kind}` as "kind_inverter")} ${s.serialNumber ?? ""}`.trim(),
+      // a device may have several power points (phases, the battery's own): named with the point
+      label: `${t(`kind_${s.kind}` as "kind_inverter")} ${s.serialNumber ?? ""} · ${s.point}`,
       stroke: COLORS[i % COLORS.length] as string,
     }));
     return { data: [power.t, ...power.series.map((s) => s.avg)] as [number[], ...(number | null)[][]], lines };
@@ -243,16 +245,7 @@ export function SitePanel({ siteId }: { siteId: string }) {
       {devices && (
         <div class="table-wrap">
           <table data-testid="site-devices">
-            <thead>
-              <tr>
-                <th scope="col">{t("kind")}</th>
-                <th scope="col">{t("serialNumber")}</th>
-                <th scope="col">{t("model")}</th>
-                <th scope="col">{t("link")}</th>
-                <th scope="col">{t("faults")}</th>
-                <th scope="col">{t("warranty")}</th>
-              </tr>
-            </thead>
+            <TableHead columns={[t("kind"), t("serialNumber"), t("model"), t("link"), t("faults"), t("warranty")]} />
             <tbody>
               {devices.map((d) => {
                 const link = linkState(d);

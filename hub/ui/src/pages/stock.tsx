@@ -6,6 +6,7 @@
 
 import { ErrorNotice, Field } from "@steinmetz/ui-kit/form.js";
 import { formatDateTime, formatNumber } from "@steinmetz/ui-kit/format.js";
+import { TableHead } from "@steinmetz/ui-kit/table.js";
 import { useEffect, useState } from "preact/hooks";
 import { get } from "../api.js";
 import { describeError } from "../errors.js";
@@ -112,16 +113,16 @@ export function StockPage() {
       </div>
       <div class="table-wrap">
         <table data-testid="stock">
-          <thead>
-            <tr>
-              <th scope="col">{t("articleNumber")}</th>
-              <th scope="col">{t("articleName")}</th>
-              <th scope="col">{t("warehouseCode")}</th>
-              <th scope="col">{t("quantity")}</th>
-              <th scope="col">{t("reserved")}</th>
-              <th scope="col">{t("available")}</th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={[
+              t("articleNumber"),
+              t("articleName"),
+              t("warehouseCode"),
+              t("quantity"),
+              t("reserved"),
+              t("available"),
+            ]}
+          />
           <tbody>
             {shown.map((r) => (
               <tr
